@@ -1,0 +1,3 @@
+from diffloom.cli import main
+
+raise SystemExit(main())

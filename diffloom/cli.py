@@ -1,0 +1,34 @@
+"""The `diffloom` command: dispatches to serve / run / convert, each in its own module, imported lazily."""
+
+import argparse
+import sys
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffloom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the HTTP + WebSocket server and the canvas")
+    serve.add_argument("args", nargs=argparse.REMAINDER, help="server flags (see `diffloom serve --help`)")
+
+    run = sub.add_parser("run", help="run a workflow (API or editor format) headless")
+    run.add_argument("workflow", help="path to a workflow .json file")
+    run.add_argument("--output-dir", default=None, help="where output nodes save files")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
+                     help="override one input before running (repeatable)")
+
+    convert = sub.add_parser("convert", help="print the API-format prompt of an editor-format workflow")
+    convert.add_argument("workflow", help="path to an editor-format workflow .json file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "serve":
+        from diffloom.serve_command import serve
+        return serve(args.args)
+    if args.command == "run":
+        from diffloom.run_command import run
+        return run(args.workflow, output_dir=args.output_dir, overrides=args.overrides)
+    from diffloom.run_command import convert
+    return convert(args.workflow)
