@@ -1,0 +1,30 @@
+"""The node registry: built-in classes plus plugin packs, as the executor and the server see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class NodeRegistry:
+    classes: dict[str, type] = field(default_factory=dict)
+    display_names: dict[str, str] = field(default_factory=dict)
+    # pack name -> directory whose .js files are served at /extensions/<pack name>/
+    web_directories: dict[str, Path] = field(default_factory=dict)
+    builtin_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def builtin(cls) -> "NodeRegistry":
+        import nodes
+
+        return cls(classes=dict(nodes.NODE_CLASS_MAPPINGS), display_names=dict(nodes.NODE_DISPLAY_NAME_MAPPINGS),
+                   builtin_names=frozenset(nodes.NODE_CLASS_MAPPINGS))
+
+    def object_info(self, class_type: str | None = None) -> dict:
+        """`GET /object_info` (or one class of it) in ComfyUI's shape."""
+        from executor.node_info import node_info
+
+        names = [class_type] if class_type is not None else list(self.classes)
+        return {name: node_info(name, self.classes[name], self.display_names.get(name))
+                for name in names if name in self.classes}
