@@ -1,0 +1,1 @@
+"""Sampling math: model sampling, sigma schedules, solvers, guidance, noise and previews (torch)."""
