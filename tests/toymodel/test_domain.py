@@ -49,7 +49,7 @@ def test_striped_shapes_keep_a_filled_mask_but_paint_only_bars():
     spec = domain.ShapeSpec("square", "red", "black", 0.5, (0.5, 0.5), striped=True)
     s = domain.render(spec, 32)
     painted = (s.image != domain.BACKGROUND_COLOURS["black"]).any(axis=2)
-    assert s.mask.sum() == 256 and 0.4 < painted.sum() / 256 < 0.6
+    assert s.mask.sum() == 256 and 0.55 < painted.sum() / 256 < 0.8
 
 
 def test_bad_configuration_is_rejected_with_the_reason():

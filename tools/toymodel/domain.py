@@ -190,10 +190,14 @@ def _inside_polygon(x: np.ndarray, y: np.ndarray, vertices: np.ndarray) -> np.nd
 
 
 def stripe_pattern(size: int) -> np.ndarray:
-    """[size, 1] 1 on the shape's bars, 0 in the gaps: horizontal bars of period size/8 (4 px at 32)."""
-    period = max(4, size // 8)
+    """[size, 1] 1 on the shape's bars, 0 in the gaps: horizontal bars, period 6 px at 32, a third of it gap."""
+    period = stripe_period(size)
     rows = np.arange(size)
-    return ((rows % period) < period / 2).astype(np.float32)[:, None]
+    return ((rows % period) >= period // 3).astype(np.float32)[:, None]
+
+
+def stripe_period(size: int) -> int:
+    return max(6, round(size * 3 / 16))
 
 
 def render(spec: ShapeSpec, size: int = 32) -> Sample:

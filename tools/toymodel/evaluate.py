@@ -1,0 +1,201 @@
+"""Judge a picture of the shapes domain without a neural network: colours, shape type, position and mask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tools.toymodel.domain import BACKGROUND_COLOURS, SHAPE_COLOURS, ShapeSpec, position_of
+
+ALPHA_FLOOR = 0.15  # coverage below this is background noise, not shape
+STAR_MAX_FILL = 0.42  # area / bounding box: star 0.31, triangle 0.5, circle 0.79, square 1.0
+TRIANGLE_MAX_FILL = 0.65
+CIRCLE_MAX_FILL = 0.89
+STAR_MAX_SOLIDITY = 0.8  # area / convex hull: star 0.5-0.74, the convex shapes above 0.85 even when pixelated
+STRIPED_MIN_GAP_FRACTION = 0.1  # share of the silhouette that is background between bars
+
+
+@dataclass
+class Judgement:
+    """What the evaluator sees in one picture; `shape` and `position` are None when no shape is found."""
+
+    colour: str
+    background: str
+    shape: str | None
+    position: str | None
+    striped: bool
+    mask: np.ndarray  # [H, W] bool, the filled silhouette
+    features: dict = field(default_factory=dict)
+
+    def matches(self, spec: ShapeSpec) -> dict[str, bool]:
+        """Attribute -> whether this judgement agrees with `spec` (position only when the caption names one)."""
+        result = {
+            "colour": self.colour == spec.colour,
+            "background": self.background == spec.background,
+            "shape": self.shape == spec.shape,
+            "striped": self.striped == spec.striped,
+        }
+        if spec.position:
+            result["position"] = self.position == spec.position
+        return result
+
+
+def to_array(image) -> np.ndarray:
+    """An [H, W, 3] float32 array in 0..255 from a PIL image, a uint8 array or a float array in 0..1."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] < 3:
+        raise ValueError(f"evaluate: expected an RGB image [H, W, 3], got shape {array.shape}")
+    array = array[..., :3]
+    if np.issubdtype(array.dtype, np.floating):
+        return np.clip(array.astype(np.float32), 0, 1) * 255
+    return array.astype(np.float32)
+
+
+def judge(image) -> Judgement:
+    """Read background, shape colour, silhouette, shape type, stripes and position from one picture."""
+    pixels = to_array(image)
+    background, bg_rgb = _background(pixels)
+    colour, alpha = _shape_colour(pixels, background, bg_rgb)
+    paint = _largest_component(alpha >= 0.5)
+    mask, gap_fraction = _fill_stripe_gaps(paint)
+    striped = gap_fraction >= STRIPED_MIN_GAP_FRACTION
+    coverage = np.where(mask & ~paint, 1.0, np.where(alpha >= ALPHA_FLOOR, alpha, 0.0)) * _dilate(mask)
+    features = _geometry(coverage, mask)
+    if not features:
+        return Judgement(colour, background, None, None, striped, mask, features)
+    features["gap_fraction"] = gap_fraction
+    return Judgement(colour, background, _shape_type(features), position_of(features["center"]), striped, mask, features)
+
+
+def _nearest(pixels: np.ndarray, palette: dict[str, tuple[int, int, int]]) -> tuple[list[str], np.ndarray]:
+    names = list(palette)
+    rgb = np.asarray([palette[n] for n in names], dtype=np.float32)
+    distance = np.linalg.norm(pixels[..., None, :] - rgb, axis=-1)
+    return names, distance.argmin(axis=-1)
+
+
+def _background(pixels: np.ndarray) -> tuple[str, np.ndarray]:
+    """The background is the palette colour most of the 1-pixel border is closest to; measured as their median."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
+    names, nearest = _nearest(border, BACKGROUND_COLOURS)
+    winner = np.bincount(nearest, minlength=len(names)).argmax()
+    return names[winner], np.median(border[nearest == winner], axis=0)
+
+
+def _project(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel as bg + t (fg - bg): returns t clipped to 0..1 and the distance left unexplained."""
+    direction = fg - bg
+    t = np.clip(((pixels - bg) @ direction) / max(float(direction @ direction), 1e-6), 0, 1)
+    residual = np.linalg.norm(pixels - bg - t[..., None] * direction, axis=-1)
+    return t, residual
+
+
+def _shape_colour(pixels: np.ndarray, background: str, bg: np.ndarray) -> tuple[str, np.ndarray]:
+    """Explain every pixel as a blend of the background and one palette colour; the colour covering most area wins.
+
+    Returns the colour and the shape's coverage (alpha) against the colour as actually painted."""
+    names = [n for n in SHAPE_COLOURS if n != background]
+    fits = [_project(pixels, bg, np.asarray(SHAPE_COLOURS[n], dtype=np.float32)) for n in names]
+    t = np.stack([f[0] for f in fits])
+    best = np.stack([f[1] for f in fits]).argmin(axis=0)
+    coverage = np.take_along_axis(t, best[None], axis=0)[0]
+    votes = np.bincount(best.ravel(), weights=(coverage * (coverage >= 0.5)).ravel(), minlength=len(names))
+    colour = names[int(votes.argmax())]
+    alpha, _ = _project(pixels, bg, np.asarray(SHAPE_COLOURS[colour], dtype=np.float32))
+    solid = alpha >= 0.8
+    if solid.any():  # re-measure against the colour as painted, so shading drift does not shrink the mask
+        alpha, _ = _project(pixels, bg, np.median(pixels[solid], axis=0))
+    return colour, alpha
+
+
+def _neighbour_min(labels: np.ndarray) -> np.ndarray:
+    padded = np.pad(labels, 1, constant_values=np.iinfo(labels.dtype).max)
+    return np.minimum.reduce([labels, padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of `mask` (stray specks of a generated picture are ignored)."""
+    if not mask.any():
+        return mask
+    big = np.iinfo(np.int32).max
+    labels = np.where(mask, np.arange(mask.size, dtype=np.int32).reshape(mask.shape), big)
+    while True:
+        spread = np.where(mask, _neighbour_min(labels), big)
+        if np.array_equal(spread, labels):
+            break
+        labels = spread
+    values, counts = np.unique(labels[mask], return_counts=True)
+    # Stripes are separate bars: keep every component that lines up with the largest one's columns.
+    main = labels == values[counts.argmax()]
+    columns = main.any(axis=0)
+    keep = [v for v in values if (labels == v)[:, columns].any() and (labels == v)[:, ~columns].sum() <= 1]
+    return np.isin(labels, keep) & mask
+
+
+def _fill_stripe_gaps(paint: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fill the empty rows between painted rows (the gaps between bars) where the bars above and below overlap.
+
+    Returns the filled silhouette and the share of it that was gap."""
+    painted_rows = np.flatnonzero(paint.any(axis=1))
+    filled = paint.copy()
+    for upper, lower in zip(painted_rows, painted_rows[1:]):
+        if lower - upper > 1:
+            filled[upper + 1 : lower] = paint[upper] & paint[lower]
+    area = filled.sum()
+    return filled, float((filled & ~paint).sum() / area) if area else 0.0
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """The mask grown by one pixel: anti-aliased edge pixels just outside it still count toward area."""
+    padded = np.pad(mask, 1)
+    return padded[1:-1, 1:-1] | padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+
+
+def _geometry(coverage: np.ndarray, mask: np.ndarray) -> dict:
+    """Area, bounding-box fill ratio, solidity and centre of the silhouette (empty dict when there is none)."""
+    if mask.sum() < 3:
+        return {}
+    size = coverage.shape[0]
+    across, down = coverage.max(axis=0), coverage.max(axis=1)  # per column / row: how far the shape reaches
+    width, height = across.sum(), down.sum()
+    area = float(coverage.sum())
+    positions = np.arange(size) + 0.5
+    center = (float(positions @ across / width / size), float(positions @ down / height / coverage.shape[0]))
+    return {
+        "area": area / coverage.size,
+        "fill": area / (max(width, height) ** 2),
+        "solidity": float(mask.sum()) / _hull_area(mask),
+        "center": center,
+    }
+
+
+def _hull_area(mask: np.ndarray) -> float:
+    """Area of the convex hull of the mask's pixel squares (Andrew's monotone chain)."""
+    ys, xs = np.nonzero(mask)
+    corners = np.unique(np.concatenate([np.stack([xs + dx, ys + dy], 1) for dx in (0, 1) for dy in (0, 1)]), axis=0)
+    points = [tuple(p) for p in corners.tolist()]
+
+    def half(seq):
+        chain: list[tuple[int, int]] = []
+        for p in seq:
+            while len(chain) >= 2 and _cross(chain[-2], chain[-1], p) <= 0:
+                chain.pop()
+            chain.append(p)
+        return chain[:-1]
+
+    hull = half(points) + half(reversed(points))
+    return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1])))
+
+
+def _cross(o, a, b) -> int:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _shape_type(features: dict) -> str:
+    fill, solidity = features["fill"], features["solidity"]
+    if fill < STAR_MAX_FILL or solidity < STAR_MAX_SOLIDITY:
+        return "star" if solidity < STAR_MAX_SOLIDITY else "triangle"
+    if fill < TRIANGLE_MAX_FILL:
+        return "triangle"
+    return "circle" if fill < CIRCLE_MAX_FILL else "square"
