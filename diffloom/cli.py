@@ -23,7 +23,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # argparse's REMAINDER drops leading options, so serve parses its own flags
+        from diffloom.serve_command import serve
+        return serve(argv[1:])
+    args = _build_parser().parse_args(argv)
     if args.command == "serve":
         from diffloom.serve_command import serve
         return serve(args.args)

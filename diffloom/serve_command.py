@@ -1,6 +1,85 @@
-"""`diffloom serve`: placeholder until the server lands."""
+"""`diffloom serve`: parse the flags, set up folders and nodes, and run the server until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import time
+
+from diffloom.config import ServerConfig, parse_config
+
+log = logging.getLogger("diffloom")
+
+
+def _paths(config: ServerConfig):
+    from nodes import paths as paths_module
+
+    paths = paths_module.Paths.create(config.base_directory, input_dir=config.input_directory,
+                                      output_dir=config.output_directory, temp_dir=config.temp_directory,
+                                      user_dir=config.user_directory,
+                                      extra_model_paths=config.extra_model_paths_config)
+    for directory in (paths.input_dir, paths.output_dir, paths.temp_dir, paths.user_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    return paths_module.configure(paths)
+
+
+def _ensure_token(config: ServerConfig) -> None:
+    """Beyond loopback, a server without a token is an open door: make one unless told not to."""
+    if config.auth_token is None and not config.loopback_only and not config.no_auth_token:
+        config.auth_token = secrets.token_urlsafe(24)
+        print(f"diffloom: listening beyond loopback, so every request needs this token:\n  {config.auth_token}\n"
+              "  (send 'Authorization: Bearer <token>' or open the URL below; --no-auth-token disables this)")
+
+
+def _urls(config: ServerConfig) -> list[str]:
+    query = f"/?token={config.auth_token}" if config.auth_token else "/"
+    hosts = [("127.0.0.1" if h == "0.0.0.0" else "[::1]" if h == "::" else f"[{h}]" if ":" in h else h)
+             for h in config.listen]
+    return [f"http://{host}:{config.port}{query}" for host in dict.fromkeys(hosts)]
+
+
+async def _run(config: ServerConfig, started: float) -> None:
+    from aiohttp import web
+
+    from web.server.app import create_app
+    from web.server.plugins import load_node_registry
+
+    paths = _paths(config)
+    registry = load_node_registry(config)
+    app = create_app(config, registry, paths)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    for address in config.listen:
+        await web.TCPSite(runner, address, config.port).start()
+    if not config.dont_print_server:
+        print(f"diffloom: {len(registry.classes)} node classes, ready in {time.perf_counter() - started:.2f}s")
+        for url in _urls(config):
+            print(f"diffloom: serving on {url}", flush=True)
+    if config.auto_launch:
+        import webbrowser
+
+        webbrowser.open(_urls(config)[0])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
 
 
 def serve(argv: list[str]) -> int:
-    print("diffloom serve: the server is not built yet")
+    started = time.perf_counter()
+    config = parse_config(argv)
+    logging.basicConfig(level=config.verbose, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.cpu:
+        os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by nodes.diffusion.devices when models first load
+    _ensure_token(config)
+    try:
+        asyncio.run(_run(config, started))
+    except OSError as exc:
+        print(f"diffloom serve: cannot listen on {', '.join(config.listen)} port {config.port}: {exc}")
+        return 1
     return 0
