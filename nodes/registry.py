@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -13,6 +14,8 @@ class NodeRegistry:
     # pack name -> directory whose .js files are served at /extensions/<pack name>/
     web_directories: dict[str, Path] = field(default_factory=dict)
     builtin_names: frozenset[str] = frozenset()
+    # the nodes.plugins.PluginManager that loaded custom packs into this registry (None: no plugins loaded)
+    plugins: Any = None
 
     @classmethod
     def builtin(cls) -> "NodeRegistry":
@@ -20,6 +23,14 @@ class NodeRegistry:
 
         return cls(classes=dict(nodes.NODE_CLASS_MAPPINGS), display_names=dict(nodes.NODE_DISPLAY_NAME_MAPPINGS),
                    builtin_names=frozenset(nodes.NODE_CLASS_MAPPINGS))
+
+    def with_plugins(self, roots=None, *, disable_all: bool = False, whitelist=()) -> "NodeRegistry":
+        """Load the custom node packs of `roots` (default: the `custom_nodes` folder paths) into this registry."""
+        from nodes.plugins import PluginManager, default_roots
+
+        self.plugins = PluginManager(self, default_roots() if roots is None else roots, whitelist=tuple(whitelist))
+        self.plugins.load_all(disable_all=disable_all)
+        return self
 
     def object_info(self, class_type: str | None = None) -> dict:
         """`GET /object_info` (or one class of it) in ComfyUI's shape."""

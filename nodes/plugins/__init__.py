@@ -1,0 +1,20 @@
+"""Custom node packs: discovery, loading, live reload, and the ComfyUI compatibility modules they import.
+
+Start-up: `NodeRegistry.builtin().with_plugins(roots)` loads every pack into the registry and logs the import times;
+the server then calls `bind_server(...)` and adds `plugin_routes()` (see web/server/plugins.py).
+The plugin API is documented in docs/plugins.md.
+"""
+
+from nodes.plugins.manager import PackNotFound, PluginManager
+from nodes.plugins.report import PackReport, format_import_times
+from nodes.plugins.server_bridge import PluginServer, bind_server, plugin_routes
+
+__all__ = ["PackNotFound", "PackReport", "PluginManager", "PluginServer", "bind_server", "format_import_times",
+           "plugin_routes", "default_roots"]
+
+
+def default_roots(paths=None) -> list:
+    """The custom_nodes roots: every path of the `custom_nodes` folder key (base dir plus extra_model_paths)."""
+    from nodes import paths as paths_module
+
+    return list((paths or paths_module.default()).folder_dirs("custom_nodes"))

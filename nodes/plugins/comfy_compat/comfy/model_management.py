@@ -1,0 +1,49 @@
+"""ComfyUI's `comfy.model_management` for custom nodes: the device, interrupts and cache emptying."""
+
+from __future__ import annotations
+
+from executor import progress as _progress
+from executor.progress import InterruptProcessing as InterruptProcessingException
+from nodes.plugins.compat_import import missing_symbol
+
+__all__ = ["InterruptProcessingException", "get_torch_device", "intermediate_device", "soft_empty_cache",
+           "throw_exception_if_processing_interrupted"]
+
+
+def get_torch_device():
+    """The device models run on: CUDA when present, else Apple MPS, else CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def intermediate_device():
+    """Where node outputs such as images are kept between nodes (CPU, as in ComfyUI's default)."""
+    import torch
+
+    return torch.device("cpu")
+
+
+def throw_exception_if_processing_interrupted() -> None:
+    """Raise InterruptProcessingException when the user interrupted the running prompt."""
+    _progress.check_interrupt()
+
+
+def soft_empty_cache(force: bool = False) -> None:
+    """Return cached, unused accelerator memory to the driver (nothing to do on CPU)."""
+    import sys
+
+    torch = sys.modules.get("torch")  # never import torch just to empty a cache nobody filled
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
+    elif torch is not None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
+def __getattr__(name: str):
+    raise missing_symbol(__name__, name, __all__)

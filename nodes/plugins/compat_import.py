@@ -1,0 +1,57 @@
+"""Makes the ComfyUI compatibility modules (`folder_paths`, `comfy`, `comfy_execution`, `server`) importable.
+
+They live in `nodes/plugins/comfy_compat/`. Rather than putting that directory on `sys.path` (which would let any
+other top-level name there shadow real packages), a meta-path finder serves exactly these top-level names. It is
+installed when plugins load and stays installed, because plugin code often imports them lazily inside functions.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+from pathlib import Path
+
+COMPAT_DIR = Path(__file__).with_name("comfy_compat")
+TOP_LEVEL = frozenset({"folder_paths", "comfy", "comfy_execution", "server"})
+DOCS = "docs/plugins.md"
+
+
+class CompatFinder:
+    """Finds the compatibility modules, and refuses unsupported ComfyUI modules with a clear ImportError."""
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top not in TOP_LEVEL:
+            return None
+        search = [str(COMPAT_DIR)] if "." not in fullname else path
+        spec = importlib.machinery.PathFinder.find_spec(fullname, search)
+        if spec is None:
+            raise ModuleNotFoundError(
+                f"No module named '{fullname}': diffloom's ComfyUI compatibility layer does not provide it "
+                f"(supported modules and symbols are listed in {DOCS})", name=fullname)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+_finder = CompatFinder()
+
+
+def install() -> None:
+    """Serve the compatibility modules from now on (idempotent). Placed first so they win over other packages."""
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def installed() -> bool:
+    return _finder in sys.meta_path
+
+
+def missing_symbol(module: str, name: str, supported: list[str] | tuple[str, ...]) -> AttributeError:
+    """The error a compatibility module's `__getattr__` raises for a ComfyUI symbol diffloom does not provide.
+
+    `from module import name` turns it into an ImportError naming the symbol.
+    """
+    return AttributeError(f"{module}.{name} is not supported by diffloom's ComfyUI compatibility layer "
+                          f"(supported: {', '.join(sorted(supported))}; see {DOCS})")
