@@ -1,0 +1,76 @@
+"""Reading a V1 node class's declarations: inputs, outputs, flags and the options of one input."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+HIDDEN_KINDS = ("PROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "DYNPROMPT", "AUTH_TOKEN_COMFY_ORG", "API_KEY_COMFY_ORG")
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+
+
+def input_types(cls: type) -> dict:
+    """`INPUT_TYPES()` with every category present as a dict (missing ones empty)."""
+    declared = cls.INPUT_TYPES() or {}
+    return {"required": declared.get("required") or {}, "optional": declared.get("optional") or {},
+            "hidden": declared.get("hidden") or {}}
+
+
+def spec_type(spec: Any) -> Any:
+    """The TYPE part of an input spec `(TYPE,)` / `(TYPE, options)` (a list for legacy combos)."""
+    return spec[0] if isinstance(spec, (list, tuple)) and spec else spec
+
+
+def spec_options(spec: Any) -> dict:
+    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+        return spec[1]
+    return {}
+
+
+def find_input(declared: dict, name: str) -> tuple[str | None, Any]:
+    """(category, spec) of a declared input, or (None, None)."""
+    for category in ("required", "optional", "hidden"):
+        if name in declared[category]:
+            return category, declared[category][name]
+    return None, None
+
+
+def return_types(cls: type) -> tuple:
+    return tuple(getattr(cls, "RETURN_TYPES", ()) or ())
+
+
+def output_is_list(cls: type) -> tuple:
+    flags = getattr(cls, "OUTPUT_IS_LIST", None)
+    return tuple(flags) if flags is not None else (False,) * len(return_types(cls))
+
+
+def is_output_node(cls: type) -> bool:
+    return getattr(cls, "OUTPUT_NODE", False) is True
+
+
+def unique_id_hidden(cls: type) -> bool:
+    """Whether a node's result depends on its id (hidden UNIQUE_ID in the V1 string form, or NOT_IDEMPOTENT)."""
+    if getattr(cls, "NOT_IDEMPOTENT", False):
+        return True
+    hidden = (cls.INPUT_TYPES() or {}).get("hidden") or {}
+    return "UNIQUE_ID" in hidden.values()
+
+
+def is_coroutine_function(cls: type, name: str) -> bool:
+    return inspect.iscoroutinefunction(getattr(cls, name, None))
+
+
+def validate_signature(cls: type) -> tuple[set[str], bool]:
+    """(parameter names of VALIDATE_INPUTS, whether it takes **kwargs); empty when the class has none."""
+    function = getattr(cls, "VALIDATE_INPUTS", None)
+    if function is None:
+        return set(), False
+    parameters = inspect.signature(function).parameters.values()
+    names = {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def full_type_name(kind: type) -> str:
+    """`module.QualName` of an exception class, builtins unqualified (ComfyUI's `exception_type`)."""
+    module = kind.__module__
+    return kind.__qualname__ if module in (None, "builtins") else f"{module}.{kind.__qualname__}"

@@ -1,0 +1,330 @@
+"""Pure-Python node classes that exercise every part of the node protocol (no torch)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from executor import progress
+from executor.blocker import ExecutionBlocker
+from executor.graph_builder import GraphBuilder
+
+CALLS: list[tuple[str, dict]] = []  # (class name, kwargs) of every FUNCTION call, for tests to inspect
+
+
+def record(cls_name: str, **kwargs) -> None:
+    CALLS.append((cls_name, kwargs))
+
+
+class Const:
+    """An integer constant."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0, "min": -1000, "max": 1000})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "test"
+
+    def run(self, value):
+        record("Const", value=value)
+        return (value,)
+
+
+class Add:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"a": ("INT", {"forceInput": True}), "b": ("INT", {"default": 1})}}
+
+    RETURN_TYPES = ("INT",)
+    RETURN_NAMES = ("sum",)
+    FUNCTION = "run"
+
+    def run(self, a, b):
+        record("Add", a=a, b=b)
+        return (a + b,)
+
+
+class Text:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"text": ("STRING", {"multiline": True}),
+                             "mode": (["plain", "upper"],)},
+                "optional": {"flag": ("BOOLEAN", {"default": False}), "scale": ("FLOAT", {"default": 1.0,
+                                                                                       "min": 0.0, "max": 2.0})}}
+
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+
+    def run(self, text, mode, flag=False, scale=1.0):
+        record("Text", text=text)
+        return (text.upper() if mode == "upper" else text,)
+
+
+class Output:
+    """An output node that shows its value."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("*",)}, "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    def run(self, value, prompt=None, unique_id=None):
+        record("Output", value=value, unique_id=unique_id)
+        return {"ui": {"values": [value]}}
+
+
+class IntOutput(Output):
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+
+class Fail:
+    """Raises when `value` equals `fail_on`."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True}), "fail_on": ("INT", {"default": -1})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value, fail_on):
+        record("Fail", value=value)
+        if value == fail_on:
+            raise RuntimeError(f"refusing {value}")
+        return (value,)
+
+
+class LazySwitch:
+    """Evaluates only the branch it picks."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"pick_first": ("BOOLEAN", {"default": True}),
+                             "first": ("INT", {"lazy": True, "forceInput": True}),
+                             "second": ("INT", {"lazy": True, "forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def check_lazy_status(self, pick_first, first=None, second=None):
+        wanted = "first" if pick_first else "second"
+        return [wanted] if (first if pick_first else second) is None else []
+
+    def run(self, pick_first, first=None, second=None):
+        record("LazySwitch", first=first, second=second)
+        return (first if pick_first else second,)
+
+
+class Range:
+    """A list output: 0..count-1 as separate items."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"count": ("INT", {"default": 3, "min": 0, "max": 100})}}
+
+    RETURN_TYPES = ("INT",)
+    OUTPUT_IS_LIST = (True,)
+    FUNCTION = "run"
+
+    def run(self, count):
+        record("Range", count=count)
+        return (list(range(count)),)
+
+
+class SumList:
+    """Consumes a whole list at once."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"values": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    INPUT_IS_LIST = True
+    FUNCTION = "run"
+
+    def run(self, values):
+        record("SumList", values=values)
+        return (sum(values),)
+
+
+class AsyncSleep:
+    """Sleeps without blocking the loop, then returns its value."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0}), "seconds": ("FLOAT", {"default": 0.2})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    async def run(self, value, seconds):
+        record("AsyncSleep", value=value)
+        await asyncio.sleep(seconds)
+        progress.report(1, 1)
+        return (value,)
+
+
+class Steps:
+    """Reports progress for each of `steps` steps; waits on `gate` (if set) before each step after the first."""
+
+    gate: threading.Event | None = None
+    started: threading.Event | None = None
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True}), "steps": ("INT", {"default": 3})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value, steps):
+        record("Steps", value=value)
+        for step in range(steps):
+            if step == 1 and Steps.started is not None:
+                Steps.started.set()
+                Steps.gate.wait(5)
+            progress.report(step + 1, steps)
+        return (value,)
+
+
+class Gate:
+    """Blocks everything downstream when `block` is true."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True}), "block": ("BOOLEAN", {"default": False}),
+                             "message": ("STRING", {"default": ""})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value, block, message):
+        record("Gate", value=value)
+        return (ExecutionBlocker(message or None) if block else value,)
+
+
+class AddViaExpansion:
+    """Expands into Const + Add instead of computing itself."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"a": ("INT", {"forceInput": True}), "b": ("INT", {"default": 1})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, a, b):
+        record("AddViaExpansion", a=a, b=b)
+        graph = GraphBuilder()
+        const = graph.node("Const", value=a)
+        add = graph.node("Add", a=const.out(0), b=b)
+        return {"result": (add.out(0),), "expand": graph.finalize()}
+
+
+class CountUp:
+    """A loop by expansion: adds `step` to `value` `times` times, each round a fresh copy of itself."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True}), "times": ("INT", {"default": 3, "min": 0}),
+                             "step": ("INT", {"default": 1})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value, times, step):
+        record("CountUp", value=value, times=times)
+        if times == 0:
+            return (value,)
+        graph = GraphBuilder()
+        add = graph.node("Add", a=value, b=step)
+        again = graph.node("CountUp", value=add.out(0), times=times - 1, step=step)
+        return {"result": (again.out(0),), "expand": graph.finalize()}
+
+
+class Checked:
+    """VALIDATE_INPUTS rejects odd values with a message."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0, "max": 10})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, value):
+        return True if value % 2 == 0 else f"{value} is odd"
+
+    def run(self, value):
+        return (value,)
+
+
+class AnyTyped:
+    """Accepts any linked type: it checks the types itself (VALIDATE_INPUTS with input_types)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, input_types):
+        return input_types.get("value") in ("INT", "STRING") or f"cannot take {input_types.get('value')}"
+
+    def run(self, value):
+        return (value,)
+
+
+class Tick:
+    """IS_CHANGED returns an external counter: the node re-runs whenever the counter moves."""
+
+    counter = 0
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    def IS_CHANGED(cls, value):
+        return Tick.counter
+
+    def run(self, value):
+        record("Tick", value=value)
+        return (value + Tick.counter,)
+
+
+class Instance:
+    """Counts its own calls: shows that one instance serves a node across runs."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    NOT_IDEMPOTENT = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def run(self, value):
+        self.calls += 1
+        return (self.calls,)
+
+
+NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
+    Const, Add, Text, Output, IntOutput, Fail, LazySwitch, Range, SumList, AsyncSleep, Steps, Gate, AddViaExpansion,
+    CountUp, Checked, AnyTyped, Tick, Instance)}
