@@ -1,0 +1,133 @@
+"""The example workflows in workflows/: ComfyUI editor format, consistent links, known node types, widget values
+in the order the editor writes them, and only the documented placeholder file names."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+CORE_INFO = ROOT.parent / "shared" / "data" / "comfyui-workflows" / "object_info-core.json"
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+NODE_FIELDS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", "outputs", "properties",
+               "widgets_values"}
+# Placeholder files the examples name (docs/nodes.md): models under models/<folder>/, images under input/.
+PLACEHOLDERS = {
+    "ckpt_name": {"toy.safetensors", "toy_sdxl.safetensors", "toy_sdxl_refiner.safetensors"},
+    "lora_name": {"toy_lora.safetensors"},
+    "control_net_name": {"toy_controlnet.safetensors"},
+    "image": {"example.png", "inpaint_example.png"},
+}
+EXPECTED = {"txt2img", "img2img", "inpaint", "outpaint", "lora", "controlnet", "sdxl_refiner", "hires_fix",
+            "area_composition"}
+
+
+def core_info() -> dict:
+    return json.loads(CORE_INFO.read_text()) if CORE_INFO.is_file() else {}
+
+
+def declared_inputs(class_type: str) -> dict:
+    """{"required": {...}, "optional": {...}} from our class, else from ComfyUI's object_info."""
+    if class_type in nodes.NODE_CLASS_MAPPINGS:
+        return nodes.NODE_CLASS_MAPPINGS[class_type].INPUT_TYPES()
+    info = core_info().get(class_type)
+    if info is None:
+        pytest.skip(f"{class_type} is neither registered nor in {CORE_INFO}")
+    return info["input"]
+
+
+def widget_names(class_type: str) -> list[str]:
+    """Widget slots in editor order, with the seed control and upload button after their inputs."""
+    names = []
+    for category in ("required", "optional"):
+        for name, spec in (declared_inputs(class_type).get(category) or {}).items():
+            kind = spec[0]
+            if not (isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES):
+                continue
+            options = spec[1] if len(spec) > 1 else {}
+            names.append(name)
+            if options.get("control_after_generate"):
+                names.append("control_after_generate")
+            if options.get("image_upload"):
+                names.append("upload")
+    return names
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_every_example_is_present():
+    assert {path.stem for path in WORKFLOWS} == EXPECTED
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_editor_structure_and_links(path):
+    workflow = load(path)
+    assert workflow["version"] == 0.4
+    assert {node["id"] for node in workflow["nodes"]} == set(range(1, workflow["last_node_id"] + 1))
+    assert len(workflow["links"]) == workflow["last_link_id"]
+    by_id = {node["id"]: node for node in workflow["nodes"]}
+    for node in workflow["nodes"]:
+        assert NODE_FIELDS <= set(node), f"{path.name}: node {node['id']} lacks {NODE_FIELDS - set(node)}"
+        assert node["properties"]["Node name for S&R"] == node["type"]
+    for link_id, origin, origin_slot, target, target_slot, kind in workflow["links"]:
+        output = by_id[origin]["outputs"][origin_slot]
+        entry = by_id[target]["inputs"][target_slot]
+        assert link_id in output["links"] and entry["link"] == link_id
+        assert output["type"] == entry["type"] == kind
+    orders = sorted(node["order"] for node in workflow["nodes"])
+    assert orders == list(range(len(workflow["nodes"])))
+    for link_id, origin, _, target, _, _ in workflow["links"]:
+        assert by_id[origin]["order"] < by_id[target]["order"], f"{path.name}: link {link_id} runs backwards"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_node_types_widgets_and_placeholders(path):
+    known = set(nodes.NODE_CLASS_MAPPINGS) | set(core_info())
+    for node in load(path)["nodes"]:
+        assert node["type"] in known, f"{path.name}: unknown node type {node['type']}"
+        names = widget_names(node["type"])
+        assert len(node["widgets_values"]) == len(names), f"{path.name}: {node['type']} widgets {names}"
+        values = dict(zip(names, node["widgets_values"]))
+        for name, allowed in PLACEHOLDERS.items():
+            if name in values:
+                assert values[name] in allowed, f"{path.name}: {node['type']}.{name} = {values[name]!r}"
+        linked_inputs = {entry["name"] for entry in node["inputs"] if entry["link"] is not None}
+        required = declared_inputs(node["type"]).get("required", {})
+        sockets = {name for name, spec in required.items() if name not in names}
+        assert sockets <= linked_inputs, f"{path.name}: {node['type']} has unlinked inputs {sockets - linked_inputs}"
+
+
+def test_examples_convert_and_validate(tmp_path):
+    """Once the editor → API converter exists, every example converts and passes validation."""
+    convert = pytest.importorskip("executor.convert")
+    from executor.validate import describe, validate_prompt
+    from nodes import paths as node_paths
+
+    missing = {node["type"] for path in WORKFLOWS for node in load(path)["nodes"]} - set(nodes.NODE_CLASS_MAPPINGS)
+    if missing:
+        pytest.skip(f"node types not implemented yet: {sorted(missing)}")
+    previous = node_paths._default
+    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
+    try:
+        for folder, names in (("checkpoints", PLACEHOLDERS["ckpt_name"]), ("loras", PLACEHOLDERS["lora_name"]),
+                              ("controlnet", PLACEHOLDERS["control_net_name"])):
+            (paths.models_dir / folder).mkdir(parents=True, exist_ok=True)
+            for name in names:
+                (paths.models_dir / folder / name).write_bytes(b"placeholder")
+        paths.input_dir.mkdir(parents=True)
+        from PIL import Image
+
+        for name in PLACEHOLDERS["image"]:
+            Image.new("RGBA", (64, 64)).save(paths.input_dir / name)
+        registry = nodes.NODE_CLASS_MAPPINGS
+        for path in WORKFLOWS:
+            prompt = convert.editor_to_api(load(path), registry)
+            result = validate_prompt(prompt, registry)
+            assert result.ok, f"{path.name}:\n{describe(result)}"
+    finally:
+        node_paths._default = previous
