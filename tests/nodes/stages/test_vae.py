@@ -85,3 +85,48 @@ def test_inpaint_model_conditioning_adds_concat_entries_without_touching_inputs(
 
 
 InpaintNode = V.InpaintModelConditioning
+
+
+# --- with the real VAE wrapper around a tiny random AutoencoderKL (tests/tiny_models.py) -------------------------
+
+@pytest.fixture(scope="module")
+def tiny_vae():
+    from diffusers import AutoencoderKL
+
+    from nodes.diffusion.vae import VAE
+    from tests.tiny_models import tiny_vae_config
+
+    torch.manual_seed(0)
+    return VAE(AutoencoderKL(**tiny_vae_config("sd1")).eval().requires_grad_(False))
+
+
+def test_real_vae_encode_is_the_posterior_mode_of_the_cropped_pixels(tiny_vae):
+    pixels = image(height=70, width=66)
+    (latent,) = V.VAEEncode().encode(tiny_vae, pixels)
+    assert latent["samples"].shape == (1, 4, 8, 8)
+    cropped = pixels[:, 3:67, 1:65].movedim(-1, 1) * 2 - 1
+    with torch.no_grad():
+        expected = tiny_vae.autoencoder.encode(cropped).latent_dist.mode()
+    assert torch.allclose(latent["samples"], expected, atol=1e-5)
+
+
+def test_real_vae_decode_gives_an_image_in_range_and_tiled_matches_untiled_in_one_tile(tiny_vae):
+    samples = {"samples": torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))}
+    (decoded,) = V.VAEDecode().decode(tiny_vae, samples)
+    assert decoded.shape == (2, 64, 64, 3) and decoded.dtype == torch.float32
+    assert decoded.min() >= 0 and decoded.max() <= 1
+    (one_tile,) = V.VAEDecodeTiled().decode(tiny_vae, samples, tile_size=512, overlap=64)
+    assert torch.allclose(one_tile, decoded, atol=1e-5)
+    (tiles,) = V.VAEDecodeTiled().decode(tiny_vae, samples, tile_size=64, overlap=32)
+    assert tiles.shape == decoded.shape and torch.isfinite(tiles).all()
+
+
+def test_real_vae_inpaint_encoders(tiny_vae):
+    pixels, mask = image(height=64, width=64), torch.zeros(1, 64, 64)
+    mask[:, 16:32, 16:32] = 1.0
+    (latent,) = V.VAEEncodeForInpaint().encode(tiny_vae, pixels, mask, grow_mask_by=6)
+    assert latent["samples"].shape == (1, 4, 8, 8) and latent["noise_mask"].shape == (1, 1, 64, 64)
+    positive = [[torch.zeros(1, 77, 32), {}]]
+    pos, _, out = V.InpaintModelConditioning().encode(positive, positive, pixels, tiny_vae, mask, True)
+    assert pos[0][1]["concat_latent_image"].shape == (1, 4, 8, 8)
+    assert not torch.allclose(pos[0][1]["concat_latent_image"], out["samples"])  # greyed vs original image
