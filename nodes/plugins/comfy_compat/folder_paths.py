@@ -6,13 +6,11 @@ the paths the server was configured with; `folder_names_and_paths` is a live vie
 
 from __future__ import annotations
 
-import os
-import re
-import time
 from collections.abc import MutableMapping, MutableSequence, MutableSet
 from pathlib import Path
 
 from nodes import paths as _paths_module
+from nodes.imaging.files import annotated_path, annotated_path_exists, save_target, substitute_variables
 from nodes.paths import LEGACY_KEYS, WEIGHT_EXTENSIONS
 from nodes.plugins.compat_import import missing_symbol
 
@@ -23,6 +21,7 @@ __all__ = ["add_model_folder_path", "exists_annotated_filepath", "folder_names_a
            "input_directory", "output_directory", "temp_directory", "user_directory"]
 
 supported_pt_extensions = set(WEIGHT_EXTENSIONS)
+ANNOTATION_SUFFIXES = (" [input]", " [output]", " [temp]")
 
 
 def _paths():
@@ -154,8 +153,10 @@ def get_folder_paths(folder_name: str) -> list[str]:
 
 
 def add_model_folder_path(folder_name: str, full_folder_path: str, is_default: bool = False) -> None:
-    """Add a search path to a folder key (created with the weight extensions if new); `is_default` puts it first."""
-    _paths().add_model_folder_path(folder_name, full_folder_path, is_default)
+    """Add a search path to a folder key; `is_default` puts it first. A new key lists files of every extension."""
+    paths = _paths()
+    paths.folders.setdefault(map_legacy(folder_name), ([], frozenset()))
+    paths.add_model_folder_path(folder_name, full_folder_path, is_default)
 
 
 def get_filename_list(folder_name: str) -> list[str]:
@@ -171,38 +172,22 @@ def get_full_path_or_raise(folder_name: str, filename: str) -> str:
     return str(_paths().get_full_path_or_raise(folder_name, filename))
 
 
-_ANNOTATIONS = {" [output]": "output", " [input]": "input", " [temp]": "temp"}
-
-
-def _split_annotation(name: str, default_dir: str | None) -> tuple[str, Path]:
-    for suffix, kind in _ANNOTATIONS.items():
-        if name.endswith(suffix):
-            return name[: -len(suffix)], _paths().directory_for(kind)
-    return name, Path(default_dir) if default_dir else _paths().input_dir
-
-
 def get_annotated_filepath(name: str, default_dir: str | None = None) -> str:
-    """`"x.png [output]"` -> `<output>/x.png` (also `[input]`, `[temp]`; no annotation: `default_dir` or input)."""
-    relative, base = _split_annotation(name, default_dir)
-    full = os.path.normpath(base / relative)
-    if os.path.commonpath([full, os.path.normpath(base)]) != os.path.normpath(base):
-        raise ValueError(f"file name {name!r} leaves its directory {base}")
-    return full
+    """`"x.png [output]"` -> `<output>/x.png` (also `[input]`, `[temp]`; no annotation: `default_dir` or input).
+
+    Raises ValueError for names that leave their directory.
+    """
+    if default_dir is None or name.endswith(ANNOTATION_SUFFIXES):
+        return str(annotated_path(name))
+    base = Path(default_dir).resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base):
+        raise ValueError(f"file name {name!r} points outside {base}")
+    return str(path)
 
 
 def exists_annotated_filepath(name: str) -> bool:
-    try:
-        return os.path.exists(get_annotated_filepath(name))
-    except ValueError:
-        return False
-
-
-def _substitute(prefix: str, width: int, height: int) -> str:
-    now = time.localtime()
-    values = {"width": str(width), "height": str(height), "year": str(now.tm_year),
-              "month": f"{now.tm_mon:02d}", "day": f"{now.tm_mday:02d}", "hour": f"{now.tm_hour:02d}",
-              "minute": f"{now.tm_min:02d}", "second": f"{now.tm_sec:02d}"}
-    return re.sub(r"%(width|height|year|month|day|hour|minute|second)%", lambda m: values[m.group(1)], prefix)
+    return annotated_path_exists(name)
 
 
 def get_save_image_path(filename_prefix: str, output_dir: str, image_width: int = 0, image_height: int = 0):
@@ -210,14 +195,6 @@ def get_save_image_path(filename_prefix: str, output_dir: str, image_width: int 
 
     The counter is one more than the highest `<filename>_<counter>_` already in the folder (1 when none).
     """
-    filename_prefix = _substitute(filename_prefix, image_width, image_height)
-    subfolder, filename = os.path.split(os.path.normpath(filename_prefix))
-    output_dir = os.path.abspath(output_dir)
-    folder = os.path.abspath(os.path.join(output_dir, subfolder))
-    if os.path.commonpath([output_dir, folder]) != output_dir:
-        raise ValueError(f"filename_prefix {filename_prefix!r} would save outside the output folder {output_dir}")
-    pattern = re.compile(re.escape(filename) + r"_(\d+)_", re.IGNORECASE if os.name == "nt" else 0)
-    counters = [int(m.group(1)) for f in (os.listdir(folder) if os.path.isdir(folder) else [])
-                if (m := pattern.match(f))]
-    os.makedirs(folder, exist_ok=True)
-    return folder, filename, max(counters, default=0) + 1, subfolder, filename_prefix
+    target = save_target(filename_prefix, output_dir, image_width, image_height)
+    return (str(target.folder), target.filename, target.counter, target.subfolder,
+            substitute_variables(filename_prefix, image_width, image_height))

@@ -1,0 +1,1 @@
+console.log("comfy_style extension loaded");
