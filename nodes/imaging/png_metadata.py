@@ -13,11 +13,23 @@ from pathlib import Path
 from typing import Any
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_enabled = True
+
+
+def set_enabled(enabled: bool) -> None:
+    """Process-wide switch for writing metadata; `diffloom serve --disable-metadata` turns it off at start-up."""
+    global _enabled
+    _enabled = bool(enabled)
 
 
 def metadata_chunks(prompt: Any = None, extra_pnginfo: dict | None = None) -> dict[str, str]:
-    """The text chunks for one saved image: `prompt`, then one per extra_pnginfo key, values as ASCII JSON."""
+    """The text chunks for one saved image: `prompt`, then one per extra_pnginfo key, values as ASCII JSON.
+
+    Empty when metadata writing is switched off.
+    """
     chunks: dict[str, str] = {}
+    if not _enabled:
+        return chunks
     if prompt is not None:
         chunks["prompt"] = json.dumps(prompt)
     for key, value in (extra_pnginfo or {}).items():

@@ -38,3 +38,14 @@ def test_no_metadata_and_not_png(tmp_path):
     assert read_workflow(path) == {}
     with pytest.raises(ValueError, match="not a PNG"):
         read_text_chunks(b"GIF89a....")
+
+
+def test_metadata_can_be_switched_off():
+    from nodes.imaging import png_metadata
+
+    png_metadata.set_enabled(False)
+    try:
+        assert metadata_chunks({"1": {}}, {"workflow": {}}) == {}
+    finally:
+        png_metadata.set_enabled(True)
+    assert set(metadata_chunks({"1": {}}, {"workflow": {}})) == {"prompt", "workflow"}

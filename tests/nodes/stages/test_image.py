@@ -196,3 +196,8 @@ def test_composite_masked_pastes_through_the_mask():
     assert out[0, ..., 0].tolist() == [[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]]
     (resized,) = I.ImageCompositeMasked().composite(destination, torch.ones(1, 1, 1, 4), 0, 0, True)
     assert torch.equal(resized, torch.ones(1, 4, 4, 3))
+
+
+def test_batch_number_goes_into_each_file_name(folders):
+    result = I.SaveImage().save_images(torch.zeros(2, 2, 2, 3), "frame_%batch_num%")
+    assert [entry["filename"] for entry in result["ui"]["images"]] == ["frame_0_00001_.png", "frame_1_00002_.png"]
