@@ -234,8 +234,13 @@ class PromptStore:
         with self._cond:
             self._write("DELETE FROM history")
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Wake every waiting `get` and make it (and later ones) return None; the database stays usable."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def close(self) -> None:
+        self.shutdown()
+        with self._cond:
             self._db.close()

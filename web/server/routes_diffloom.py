@@ -20,9 +20,9 @@ WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 @routes.post("/diffloom/convert")
 async def convert(request: web.Request) -> web.Response:
     """Editor-format workflow in, API-format prompt out (400 naming the problem when it cannot convert)."""
+    workflow = await read_json_object(request)
     from executor.convert import editor_to_api
 
-    workflow = await read_json_object(request)
     try:
         prompt = editor_to_api(workflow, state_of(request).registry.classes)
     except Exception as exc:  # the workflow is client data: whatever it trips on is a 400, not a crash

@@ -87,7 +87,7 @@ def make_security_middleware(config: ServerConfig):
             if request.method == "OPTIONS":
                 return web.Response()
         response = await handler(request)
-        if token is not None and remember and isinstance(response, web.Response):
+        if token is not None and remember and not response.prepared:
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
         return _with_cors(response, cors) if cors is not None else response
 

@@ -41,6 +41,7 @@ class QueueWorker:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.interrupt()
+        self.state.store.shutdown()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
