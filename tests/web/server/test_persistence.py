@@ -1,0 +1,128 @@
+"""A `diffloom serve` process killed with SIGKILL mid-queue keeps its queue, history and outputs after restart."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+# A custom node pack the subprocess loads from <base>/custom_nodes: pure Python, slow enough to be killed mid-run.
+PACK = '''
+import time
+from pathlib import Path
+import folder_paths
+
+class PersistNumber:
+    CATEGORY = "test"
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0}), "delay": ("FLOAT", {"default": 0.0})}}
+    def run(self, value, delay):
+        time.sleep(delay)
+        return (value,)
+
+class PersistSave:
+    CATEGORY = "test"
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+    def run(self, value):
+        name = f"persist_{value}.txt"
+        Path(folder_paths.get_output_directory(), name).write_text(str(value))
+        return {"ui": {"texts": [name]}}
+
+NODE_CLASS_MAPPINGS = {"PersistNumber": PersistNumber, "PersistSave": PersistSave}
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, base: Path, port: int):
+        self.base, self.port = base, port
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "diffloom", "serve", "--base-directory", str(base), "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                self.get("/object_info/PersistSave")
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError(f"server did not start:\n{self.process.stdout.read().decode()}")
+
+    def request(self, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", data=data, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    get = request
+
+    def queue(self, value: int, delay: float = 0.0) -> str:
+        prompt = {"1": {"class_type": "PersistNumber", "inputs": {"value": value, "delay": delay}},
+                  "2": {"class_type": "PersistSave", "inputs": {"value": ["1", 0]}}}
+        return self.request("/prompt", {"prompt": prompt})["prompt_id"]
+
+    def wait(self, condition, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError("condition not reached in time")
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        self.process.send_signal(sig)
+        self.process.wait(15)
+        self.process.stdout.close()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_queue_then_restart_loses_nothing(tmp_path):
+    (tmp_path / "custom_nodes").mkdir()
+    (tmp_path / "custom_nodes" / "persist_pack.py").write_text(PACK)
+    port = free_port()
+    server = Server(tmp_path, port)
+    try:
+        done = server.queue(1)
+        server.wait(lambda: done in server.get("/history"))
+        running = server.queue(2, delay=3.0)
+        waiting = [server.queue(value) for value in (3, 4, 5)]
+        server.wait(lambda: [i[1] for i in server.get("/queue")["queue_running"]] == [running])
+    finally:
+        server.stop(signal.SIGKILL)
+
+    server = Server(tmp_path, port)
+    try:
+        history = server.get("/history")
+        assert list(history) == [done] and history[done]["outputs"]["2"] == {"texts": ["persist_1.txt"]}
+        queued = server.get("/queue")
+        in_queue = [i[1] for i in queued["queue_running"]] + [i[1] for i in sorted(queued["queue_pending"])]
+        assert in_queue == [running, *waiting]  # the killed prompt is first again, the rest in order
+        server.wait(lambda: len(server.get("/history")) == 5)
+        history = server.get("/history")
+        assert list(history) == [done, running, *waiting]
+        assert all(entry["status"]["status_str"] == "success" for entry in history.values())
+        assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [f"persist_{v}.txt" for v in range(1, 6)]
+    finally:
+        server.stop()
