@@ -328,3 +328,25 @@ class Instance:
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     Const, Add, Text, Output, IntOutput, Fail, LazySwitch, Range, SumList, AsyncSleep, Steps, Gate, AddViaExpansion,
     CountUp, Checked, AnyTyped, Tick, Instance)}
+
+
+class SaveText:
+    """An output node that writes its value to a file in the output directory."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("*",), "filename_prefix": ("STRING", {"default": "text"})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    def run(self, value, filename_prefix):
+        from nodes import paths
+
+        name = f"{filename_prefix}_{value}.txt"
+        (paths.default().output_dir / name).write_text(str(value))
+        return {"ui": {"texts": [{"filename": name, "subfolder": "", "type": "output"}]}}
+
+
+NODE_CLASS_MAPPINGS["SaveText"] = SaveText
