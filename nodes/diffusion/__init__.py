@@ -1,0 +1,1 @@
+"""Model runtime: checkpoint detection and conversion, diffusers/transformers networks, text encoding, VAE, devices."""

@@ -1,0 +1,115 @@
+"""MODEL: a diffusers UNet with its family, model sampling, latent format and per-branch weight patches."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from nodes.diffusion.detect import TIME_ID_WIDTH
+from nodes.diffusion.devices import DeviceResident
+from nodes.diffusion.latent_format import LatentFormat
+from nodes.diffusion.patching import WeightPatch, apply_patches
+
+SDXL_DEFAULT_SIZE = 768  # size conditioning used when the conditioning carries no width/height
+REFINER_AESTHETIC = {"positive": 6.0, "negative": 2.5}
+
+
+class DiffusionModel(DeviceResident):
+    def __init__(self, unet, family: str, model_sampling, latent_format: LatentFormat):
+        self.unet = unet
+        self.family = family
+        self.model_sampling = model_sampling
+        self.latent_format = latent_format
+        self.patches: tuple[WeightPatch, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"DiffusionModel(family={self.family!r}, prediction={self.model_sampling.prediction_type!r})"
+
+    def _networks(self):
+        return [self.unet]
+
+    def clone(self) -> "DiffusionModel":
+        """A wrapper sharing the weights, whose patches are its own."""
+        return copy.copy(self)
+
+    def add_patches(self, patches: list[WeightPatch]) -> None:
+        """Add weight patches (diffusers parameter names) to this wrapper only."""
+        self.patches = self.patches + tuple(patches)
+
+    @property
+    def in_channels(self) -> int:
+        return self.unet.config.in_channels
+
+    def extra_conds(self, options: dict, latent_shape) -> dict[str, torch.Tensor]:
+        """UNet extras for one conditioning entry: SDXL pooled text and size ids; inpainting concat channels."""
+        extras: dict[str, torch.Tensor] = {}
+        if self.family in ("sdxl", "sdxl_refiner"):
+            extras["text_embeds"] = self._pooled(options)
+            extras["time_ids"] = self._time_ids(options)
+        if self.in_channels > self.latent_format.channels:
+            extras["c_concat"] = self._concat(options, latent_shape)
+        return extras
+
+    def _pooled(self, options: dict) -> torch.Tensor:
+        n_ids = 5 if self.family == "sdxl_refiner" else 6
+        width = self.unet.config.projection_class_embeddings_input_dim - n_ids * TIME_ID_WIDTH
+        pooled = options.get("pooled_output")
+        if pooled is None:
+            return torch.zeros(1, width)
+        return pooled.reshape(1, -1).float()
+
+    def _time_ids(self, options: dict) -> torch.Tensor:
+        width = options.get("width", SDXL_DEFAULT_SIZE)
+        height = options.get("height", SDXL_DEFAULT_SIZE)
+        ids = [height, width, options.get("crop_h", 0), options.get("crop_w", 0)]
+        if self.family == "sdxl_refiner":
+            kind = "negative" if options.get("prompt_type") == "negative" else "positive"
+            ids.append(options.get("aesthetic_score", REFINER_AESTHETIC[kind]))
+        else:
+            ids += [options.get("target_height", height), options.get("target_width", width)]
+        return torch.tensor([ids], dtype=torch.float32)
+
+    def _concat(self, options: dict, latent_shape) -> torch.Tensor:
+        """Inpainting models see the mask and the masked image latent (UNet space) beside the noisy latent."""
+        batch, _, h, w = latent_shape
+        extra = self.in_channels - self.latent_format.channels
+        image = options.get("concat_latent_image")
+        mask = options.get("concat_mask")
+        if image is None:
+            image = torch.zeros(1, self.latent_format.channels, h, w)
+        else:
+            image = self.latent_format.process_in(_resize(image, h, w))
+        if mask is None:
+            mask = torch.ones(1, 1, h, w)
+        else:
+            mask = _resize(mask.reshape(-1, 1, *mask.shape[-2:]).float(), h, w).round()
+        parts = [mask, image] if extra == mask.shape[1] + image.shape[1] else [image]
+        return torch.cat([p.expand(batch, *p.shape[1:]) for p in parts], dim=1)[:, :extra]
+
+    @torch.no_grad()
+    def unet_forward(self, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, extras: dict,
+                     control: dict | None = None) -> torch.Tensor:
+        """One batched UNet call on an input already scaled by `calculate_input`; returns eps or v (float32)."""
+        apply_patches(self.unet, self.patches)
+        device, dtype = self.device, self.dtype
+        extras = dict(extras or {})
+        concat = extras.pop("c_concat", None)
+        sample = x if concat is None else torch.cat([x, concat.to(x)], dim=1)
+        added = {k: v.to(device, dtype) for k, v in extras.items()} or None
+        kwargs = {}
+        if control:
+            if control.get("down") is not None:
+                kwargs["down_block_additional_residuals"] = [t.to(device, dtype) for t in control["down"]]
+            if control.get("mid") is not None:
+                kwargs["mid_block_additional_residual"] = control["mid"].to(device, dtype)
+        timestep = torch.as_tensor(timestep, device=device).float().reshape(-1).expand(x.shape[0])
+        out = self.unet(sample.to(device, dtype), timestep, encoder_hidden_states=context.to(device, dtype),
+                        added_cond_kwargs=added, return_dict=False, **kwargs)[0]
+        return out.to(x.device, torch.float32)
+
+
+def _resize(tensor: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    if tensor.shape[-2:] == (h, w):
+        return tensor.float()
+    return torch.nn.functional.interpolate(tensor.float(), size=(h, w), mode="bilinear", align_corners=False)

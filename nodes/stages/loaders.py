@@ -1,0 +1,225 @@
+"""Model loader nodes (spec §8.2): checkpoints, diffusion models, text encoders, VAEs and diffusers folders.
+
+The heavy lifting is `nodes.diffusion.checkpoint`, imported when a node runs, so this module imports without torch.
+"""
+
+from __future__ import annotations
+
+from nodes import paths
+
+CLIP_TYPES = ["stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi", "ltxv", "pixart", "cosmos",
+              "lumina2", "wan", "hidream", "chroma", "ace", "omnigen2", "qwen_image", "hunyuan_image", "flux2", "ovis"]
+DUAL_CLIP_TYPES = ["sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image", "hunyuan_video_15",
+                   "kandinsky5", "kandinsky5_image", "ltxv", "newbie"]
+UNET_DTYPES = ["default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"]
+DEVICE_INPUT = {"device": (["default", "cpu"], {"advanced": True})}
+
+
+def _files(key: str) -> list[str]:
+    return paths.default().get_filename_list(key)
+
+
+def _resolve(node: str, input_name: str, key: str, name: str):
+    """The full path of a combo choice, or an error naming the node, the input and the file."""
+    try:
+        return paths.default().get_full_path_or_raise(key, name)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"{node}: input '{input_name}': {error}") from error
+
+
+def _embedding_dirs():
+    return paths.default().folder_dirs("embeddings")
+
+
+def _load(node: str, input_name: str, name: str, loader):
+    """Run a loader, prefixing its errors with the node and input (the file is named by the loader)."""
+    from nodes.diffusion.files import ModelFileError
+
+    try:
+        return loader()
+    except ModelFileError as error:
+        raise ModelFileError(f"{node}: input '{input_name}' ({name}): {error}") from error
+
+
+class CheckpointLoaderSimple:
+    """Load a single-file SD1.x / SD2.x / SDXL checkpoint; the architecture is detected from its tensors."""
+
+    DESCRIPTION = "Loads a diffusion model checkpoint, diffusion models are used to denoise latents."
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    OUTPUT_TOOLTIPS = ("The model used for denoising latents.",
+                       "The CLIP model used for encoding text prompts.",
+                       "The VAE model used for encoding and decoding images to and from latent space.")
+    FUNCTION = "load_checkpoint"
+    CATEGORY = "loaders"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"ckpt_name": (_files("checkpoints"), {})}}
+
+    def load_checkpoint(self, ckpt_name):
+        from nodes.diffusion.checkpoint import load_checkpoint
+
+        path = _resolve("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name)
+        return _load("CheckpointLoaderSimple", "ckpt_name", ckpt_name,
+                     lambda: load_checkpoint(path, embedding_dirs=_embedding_dirs()))
+
+
+class CheckpointLoader:
+    """Load a checkpoint with a legacy YAML config: `parameterization: v` forces v-prediction, `layer_idx` sets
+    the CLIP layer."""
+
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    FUNCTION = "load_checkpoint"
+    CATEGORY = "advanced/loaders"
+    DEPRECATED = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"config_name": (_files("configs"),), "ckpt_name": (_files("checkpoints"),)}}
+
+    def load_checkpoint(self, config_name, ckpt_name):
+        from nodes.diffusion.checkpoint import load_checkpoint
+
+        config_path = _resolve("CheckpointLoader", "config_name", "configs", config_name)
+        prediction, layer = _yaml_settings(config_path)
+        path = _resolve("CheckpointLoader", "ckpt_name", "checkpoints", ckpt_name)
+        model, clip, vae = _load("CheckpointLoader", "ckpt_name", ckpt_name, lambda: load_checkpoint(
+            path, embedding_dirs=_embedding_dirs(), prediction_type=prediction))
+        if layer is not None and layer < 0:
+            clip.clip_layer(layer)
+        return model, clip, vae
+
+
+def _yaml_settings(config_path) -> tuple[str | None, int | None]:
+    """(prediction type, CLIP layer index) from an LDM inference YAML."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(config_path.read_text()) or {}
+        params = data.get("model", {}).get("params", {})
+    except (yaml.YAMLError, AttributeError) as error:
+        raise ValueError(f"CheckpointLoader: input 'config_name': {config_path} is not an LDM config ({error})")
+    prediction = "v" if params.get("parameterization") == "v" else None
+    layer = ((params.get("cond_stage_config") or {}).get("params") or {}).get("layer_idx")
+    return prediction, layer
+
+
+class UNETLoader:
+    """Load a diffusion-model-only file (original or diffusers UNet keys, or a full checkpoint's UNet)."""
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "load_unet"
+    CATEGORY = "advanced/loaders"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"unet_name": (_files("diffusion_models"),), "weight_dtype": (UNET_DTYPES,)}}
+
+    def load_unet(self, unet_name, weight_dtype="default"):
+        # fp8 storage is an accelerator memory saving; weights run in the device's compute dtype either way
+        from nodes.diffusion.checkpoint import load_unet
+
+        path = _resolve("UNETLoader", "unet_name", "diffusion_models", unet_name)
+        return (_load("UNETLoader", "unet_name", unet_name, lambda: load_unet(path)),)
+
+
+class CLIPLoader:
+    """Load one text encoder: CLIP-L (SD1.x), OpenCLIP-H (SD2.x) or CLIP-G."""
+
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "load_clip"
+    CATEGORY = "advanced/loaders"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"clip_name": (_files("text_encoders"),), "type": (CLIP_TYPES,)},
+                "optional": dict(DEVICE_INPUT)}
+
+    def load_clip(self, clip_name, type="stable_diffusion", device="default"):
+        from nodes.diffusion.checkpoint import load_text_encoders
+
+        if type != "stable_diffusion":
+            raise ValueError(f"CLIPLoader: input 'type': {type!r} text encoders are not supported by diffloom; "
+                             "only 'stable_diffusion' (SD1.x CLIP-L, SD2.x OpenCLIP-H)")
+        path = _resolve("CLIPLoader", "clip_name", "text_encoders", clip_name)
+        return (_load("CLIPLoader", "clip_name", clip_name,
+                      lambda: load_text_encoders([path], _embedding_dirs(), device=device)),)
+
+
+class DualCLIPLoader:
+    """Load SDXL's two text encoders (CLIP-L and CLIP-G, in either order)."""
+
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "load_clip"
+    CATEGORY = "advanced/loaders"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        files = _files("text_encoders")
+        return {"required": {"clip_name1": (files,), "clip_name2": (files,), "type": (DUAL_CLIP_TYPES,)},
+                "optional": dict(DEVICE_INPUT)}
+
+    def load_clip(self, clip_name1, clip_name2, type="sdxl", device="default"):
+        from nodes.diffusion.checkpoint import load_text_encoders
+
+        if type != "sdxl":
+            raise ValueError(f"DualCLIPLoader: input 'type': {type!r} is not supported by diffloom; only 'sdxl'")
+        first = _resolve("DualCLIPLoader", "clip_name1", "text_encoders", clip_name1)
+        second = _resolve("DualCLIPLoader", "clip_name2", "text_encoders", clip_name2)
+        return (_load("DualCLIPLoader", "clip_name1/clip_name2", f"{clip_name1}, {clip_name2}",
+                      lambda: load_text_encoders([first, second], _embedding_dirs(), family="sdxl", device=device)),)
+
+
+class VAELoader:
+    """Load a standalone VAE file (original or diffusers keys)."""
+
+    RETURN_TYPES = ("VAE",)
+    FUNCTION = "load_vae"
+    CATEGORY = "loaders"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"vae_name": (_files("vae"),)}}
+
+    def load_vae(self, vae_name):
+        from nodes.diffusion.checkpoint import load_vae
+
+        path = _resolve("VAELoader", "vae_name", "vae", vae_name)
+        return (_load("VAELoader", "vae_name", vae_name, lambda: load_vae(path)),)
+
+
+class DiffusersLoader:
+    """Load a diffusers pipeline folder (found under models/diffusers by its model_index.json)."""
+
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    FUNCTION = "load_checkpoint"
+    CATEGORY = "advanced/loaders/deprecated"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_path": (_files("diffusers"),)}}
+
+    def load_checkpoint(self, model_path, output_vae=True, output_clip=True):
+        from nodes.diffusion.checkpoint import load_diffusers_folder
+
+        path = _resolve("DiffusersLoader", "model_path", "diffusers", model_path)
+        return _load("DiffusersLoader", "model_path", model_path,
+                     lambda: load_diffusers_folder(path, embedding_dirs=_embedding_dirs()))
+
+
+NODE_CLASS_MAPPINGS = {
+    "CheckpointLoaderSimple": CheckpointLoaderSimple,
+    "CheckpointLoader": CheckpointLoader,
+    "UNETLoader": UNETLoader,
+    "CLIPLoader": CLIPLoader,
+    "DualCLIPLoader": DualCLIPLoader,
+    "VAELoader": VAELoader,
+    "DiffusersLoader": DiffusersLoader,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "CheckpointLoaderSimple": "Load Checkpoint",
+    "CheckpointLoader": "Load Checkpoint With Config (DEPRECATED)",
+    "UNETLoader": "Load Diffusion Model",
+    "CLIPLoader": "Load CLIP",
+    "VAELoader": "Load VAE",
+}

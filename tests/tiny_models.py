@@ -1,0 +1,194 @@
+"""Tiny random SD1 / SD2 / SDXL / SDXL-refiner checkpoints for tests, saved in the real single-file layouts.
+
+Each builder makes diffusers / transformers components from a seed, converts them to the original layout
+(`model.diffusion_model.*`, `first_stage_model.*`, `cond_stage_model.*` / `conditioner.embedders.N.*`) with the
+inverse of the loader's key maps, and writes one .safetensors file. The returned `TinyCheckpoint` also holds the
+equivalent diffusers components (`unet`, `vae`, `text_encoder`, `text_encoder_2`, `tokenizer`, `tokenizer_2` —
+the keyword names of the diffusers pipelines) for reference tests:
+
+    tiny = write_tiny_sd1(tmp_path / "models" / "checkpoints")
+    pipe = StableDiffusionPipeline(**tiny.pipeline_components(), scheduler=EulerDiscreteScheduler(...),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+Sizes follow the same rules as real models (32 GroupNorm groups, 64-wide heads, 8 heads for SD1, 256-wide SDXL
+size embeddings), so the loader derives their configs from shapes exactly as for real files. The VAE has 4 levels
+(downscale 8) so EmptyLatentImage sizes match; a 64×64 image is an 8×8 latent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+VOCAB = 49408
+L_WIDTH, G_WIDTH, H_WIDTH = 32, 64, 64
+SCALE = {"sd1": 0.18215, "sd2": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025}
+
+
+@dataclass
+class TinyCheckpoint:
+    family: str
+    path: Path
+    components: dict = field(default_factory=dict)  # diffusers/transformers modules with the same weights
+    prediction_type: str = "eps"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def pipeline_components(self) -> dict:
+        """unet, vae, text_encoder(s), tokenizer(s): the common keyword arguments of diffusers SD pipelines."""
+        return dict(self.components)
+
+
+def tiny_unet_config(family: str) -> dict:
+    xl = family in ("sdxl", "sdxl_refiner")
+    config = {
+        "sample_size": 8, "in_channels": 4, "out_channels": 4, "block_out_channels": [32, 64], "layers_per_block": 1,
+        "norm_num_groups": 32, "flip_sin_to_cos": True, "freq_shift": 0, "mid_block_type": "UNetMidBlock2DCrossAttn",
+    }
+    if family == "sd1":
+        config.update(down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                      up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"], transformer_layers_per_block=[1, 1],
+                      cross_attention_dim=L_WIDTH, attention_head_dim=[8, 8], use_linear_projection=False)
+    else:
+        context = {"sd2": H_WIDTH, "sdxl": L_WIDTH + G_WIDTH, "sdxl_refiner": G_WIDTH}[family]
+        down = ["DownBlock2D", "CrossAttnDownBlock2D"] if xl else ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"]
+        config.update(down_block_types=down, up_block_types=[d.replace("Down", "Up") for d in reversed(down)],
+                      transformer_layers_per_block=[2, 2] if xl else [1, 1], cross_attention_dim=context,
+                      attention_head_dim=[1, 1], use_linear_projection=True)
+    if xl:
+        n_ids = 5 if family == "sdxl_refiner" else 6
+        config.update(addition_embed_type="text_time", addition_time_embed_dim=256,
+                      projection_class_embeddings_input_dim=G_WIDTH + n_ids * 256)
+    return config
+
+
+def tiny_vae_config(family: str) -> dict:
+    return {"in_channels": 3, "out_channels": 3, "down_block_types": ["DownEncoderBlock2D"] * 4,
+            "up_block_types": ["UpDecoderBlock2D"] * 4, "block_out_channels": [32, 32, 32, 32],
+            "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 32, "sample_size": 64,
+            "scaling_factor": SCALE[family]}
+
+
+def tiny_clip_config(width: int, openclip: bool, projection: bool):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(vocab_size=VOCAB, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
+                          num_attention_heads=max(1, width // 64), max_position_embeddings=77,
+                          projection_dim=width, hidden_act="gelu" if openclip else "quick_gelu",
+                          layer_norm_eps=1e-5, bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
+
+
+def _seeded(seed: int, factory):
+    torch.manual_seed(seed)
+    return factory().eval().requires_grad_(False)
+
+
+def _clip(seed: int, width: int, openclip: bool, projection: bool):
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    config = tiny_clip_config(width, openclip, projection)
+    cls = CLIPTextModelWithProjection if projection else CLIPTextModel
+    return _seeded(seed, lambda: cls(config))
+
+
+def clip_original(model, layout: str) -> dict[str, torch.Tensor]:
+    """A transformers CLIP text model's weights in the HF (`text_model.*`) or OpenCLIP single-file layout."""
+    from nodes.diffusion.convert_clip import hf_clip_state_dict, hf_to_openclip
+
+    canonical = hf_clip_state_dict(model.state_dict())
+    if layout == "openclip":
+        return hf_to_openclip(canonical)
+    return {"text_model." + k: v for k, v in canonical.items() if k != "text_projection.weight"}
+
+
+def unet_original(unet) -> dict[str, torch.Tensor]:
+    from nodes.diffusion.convert_unet import unet_key_map
+
+    state = unet.state_dict()
+    return {original: state[key] for original, key in unet_key_map(dict(unet.config), state).items()}
+
+
+def vae_original(vae) -> dict[str, torch.Tensor]:
+    from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+
+    state = vae.state_dict()
+    out = {}
+    for original, key in vae_key_map(dict(vae.config), state).items():
+        value = state[key]
+        out[original] = value[:, :, None, None] if is_attention_projection(key) else value
+    return out
+
+
+def _prefixed(prefix: str, state: dict) -> dict:
+    return {prefix + k: v.contiguous() for k, v in state.items()}
+
+
+def _tokenizer(pad_token: str | None = None):
+    from transformers import CLIPTokenizer
+
+    from nodes.diffusion.tokens import TOKENIZER_DIR
+
+    kwargs = {"pad_token": pad_token} if pad_token else {}
+    return CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR), local_files_only=True, **kwargs)
+
+
+def build_tiny(family: str, seed: int = 0, v_prediction: bool = False) -> tuple[dict, dict]:
+    """(original-layout state dict, diffusers components) of a tiny model of `family`."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    unet = _seeded(seed, lambda: UNet2DConditionModel(**tiny_unet_config(family)))
+    if v_prediction:
+        # SD2 768-v models are recognised by the spread of this bias (spec §9.3)
+        bias = unet.up_blocks[-1].attentions[-1].transformer_blocks[0].norm1.bias
+        bias.copy_(torch.randn(bias.shape, generator=torch.Generator().manual_seed(seed)) * 0.5)
+    vae = _seeded(seed + 1, lambda: AutoencoderKL(**tiny_vae_config(family)))
+    state = _prefixed("model.diffusion_model.", unet_original(unet))
+    state.update(_prefixed("first_stage_model.", vae_original(vae)))
+    components = {"unet": unet, "vae": vae}
+    if family == "sd1":
+        clip_l = _clip(seed + 2, L_WIDTH, openclip=False, projection=False)
+        state.update(_prefixed("cond_stage_model.transformer.", clip_original(clip_l, "hf")))
+        components.update(text_encoder=clip_l, tokenizer=_tokenizer())
+    elif family == "sd2":
+        clip_h = _clip(seed + 2, H_WIDTH, openclip=True, projection=True)
+        state.update(_prefixed("cond_stage_model.model.", clip_original(clip_h, "openclip")))
+        components.update(text_encoder=clip_h, tokenizer=_tokenizer("!"))
+    elif family == "sdxl":
+        clip_l = _clip(seed + 2, L_WIDTH, openclip=False, projection=False)
+        clip_g = _clip(seed + 3, G_WIDTH, openclip=True, projection=True)
+        state.update(_prefixed("conditioner.embedders.0.transformer.", clip_original(clip_l, "hf")))
+        state.update(_prefixed("conditioner.embedders.1.model.", clip_original(clip_g, "openclip")))
+        components.update(text_encoder=clip_l, text_encoder_2=clip_g, tokenizer=_tokenizer(),
+                          tokenizer_2=_tokenizer("!"))
+    elif family == "sdxl_refiner":
+        clip_g = _clip(seed + 3, G_WIDTH, openclip=True, projection=True)
+        state.update(_prefixed("conditioner.embedders.0.model.", clip_original(clip_g, "openclip")))
+        components.update(text_encoder_2=clip_g, tokenizer_2=_tokenizer("!"))
+    else:
+        raise ValueError(f"unknown tiny family {family!r}")
+    return state, components
+
+
+def write_tiny(family: str, folder: str | Path, name: str | None = None, seed: int = 0,
+               v_prediction: bool = False) -> TinyCheckpoint:
+    """Write a tiny `family` checkpoint as `<folder>/<name>` (default `tiny_<family>.safetensors`)."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state, components = build_tiny(family, seed, v_prediction)
+    path = folder / (name or f"tiny_{family}{'_v' if v_prediction else ''}.safetensors")
+    save_file(state, str(path))
+    return TinyCheckpoint(family, path, components, "v" if v_prediction else "eps")
+
+
+def write_tiny_sd1(folder, name=None, seed=0) -> TinyCheckpoint:
+    return write_tiny("sd1", folder, name, seed)
+
+
+def write_tiny_sdxl(folder, name=None, seed=0) -> TinyCheckpoint:
+    return write_tiny("sdxl", folder, name, seed)
