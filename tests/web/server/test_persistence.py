@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,38 +13,8 @@ from pathlib import Path
 
 import pytest
 
-# A custom node pack the subprocess loads from <base>/custom_nodes: pure Python, slow enough to be killed mid-run.
-PACK = '''
-import time
-from pathlib import Path
-import folder_paths
-
-class PersistNumber:
-    CATEGORY = "test"
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"default": 0}), "delay": ("FLOAT", {"default": 0.0})}}
-    def run(self, value, delay):
-        time.sleep(delay)
-        return (value,)
-
-class PersistSave:
-    CATEGORY = "test"
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"default": 0})}}
-    def run(self, value):
-        name = f"persist_{value}.txt"
-        Path(folder_paths.get_output_directory(), name).write_text(str(value))
-        return {"ui": {"texts": [name]}}
-
-NODE_CLASS_MAPPINGS = {"PersistNumber": PersistNumber, "PersistSave": PersistSave}
-'''
+# Copied into <base>/custom_nodes: pure Python nodes, one slow enough to be killed mid-run.
+PACK = Path(__file__).with_name("node_pack") / "persist_pack.py"
 
 
 def free_port() -> int:
@@ -100,7 +71,7 @@ class Server:
 @pytest.mark.slow
 def test_sigkill_mid_queue_then_restart_loses_nothing(tmp_path):
     (tmp_path / "custom_nodes").mkdir()
-    (tmp_path / "custom_nodes" / "persist_pack.py").write_text(PACK)
+    shutil.copy(PACK, tmp_path / "custom_nodes")
     port = free_port()
     server = Server(tmp_path, port)
     try:
