@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.diffloom-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup bench clean canvas canvas-test chromium
 
 setup: $(STAMP)
 
@@ -19,11 +19,33 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: setup
+run: setup canvas
 	$(PY) -m diffloom serve
 
-test: setup
+test: setup canvas canvas-test chromium
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The browser canvas (web/canvas): npm ci when the lock file changed, a build when any source is newer than it.
+CANVAS     := web/canvas
+CANVAS_NPM := $(CANVAS)/node_modules/.package-lock.json
+CANVAS_SRC := $(shell find $(CANVAS)/src $(CANVAS)/public -type f 2>/dev/null) \
+              $(addprefix $(CANVAS)/,index.html package.json vite.config.ts tsconfig.json)
+
+canvas: $(CANVAS)/dist/index.html
+
+$(CANVAS_NPM): $(CANVAS)/package-lock.json
+	cd $(CANVAS) && npm ci --no-audit --no-fund
+	touch $@
+
+$(CANVAS)/dist/index.html: $(CANVAS_NPM) $(CANVAS_SRC)
+	cd $(CANVAS) && npm run build
+
+canvas-test: $(CANVAS_NPM)
+	cd $(CANVAS) && npx vitest run
+
+# The end-to-end tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

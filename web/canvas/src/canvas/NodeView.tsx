@@ -1,0 +1,128 @@
+/** A node on the canvas: title, typed sockets, widgets, run state and images, generated from its definition. */
+import { Handle, type NodeProps, Position, useUpdateNodeInternals } from "@xyflow/react";
+import { memo, useEffect, useState } from "react";
+import { viewUrl } from "../api/client";
+import { setWidgetValue } from "../graph/edits";
+import { nodeKind } from "../graph/nodeKinds";
+import { displayName } from "../graph/objectInfo";
+import { typeColor } from "../graph/sockets";
+import type { EditorNode } from "../graph/types";
+import { useGraphStore } from "../store/graphStore";
+import { useRunStore } from "../store/runStore";
+import { WidgetView } from "../widgets/WidgetView";
+import { nodeRows } from "./nodeRows";
+
+export type NodeData = { node: EditorNode };
+
+function Socket({ side, id, type, label, error }: { side: "in" | "out"; id: string; type: string; label: string; error?: string }) {
+  return (
+    <div className={`dl-socket dl-socket-${side} ${error ? "error" : ""}`} title={error ?? type}>
+      <Handle type={side === "in" ? "target" : "source"} position={side === "in" ? Position.Left : Position.Right}
+        id={id} className="dl-handle" style={{ background: typeColor(type) }} />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+function Title({ node, title }: { node: EditorNode; title: string }) {
+  const [editing, setEditing] = useState(false);
+  const edit = useGraphStore((s) => s.edit);
+  const toggleCollapse = () => edit((g) => {
+    const n = g.nodes.find((x) => x.id === node.id)!;
+    n.flags = { ...n.flags, collapsed: !n.flags.collapsed };
+  });
+  return (
+    <div className="dl-title" onDoubleClick={(e) => { e.stopPropagation(); setEditing(true); }}>
+      <button className="dl-collapse nodrag" onClick={toggleCollapse} title="collapse">{node.flags.collapsed ? "▸" : "▾"}</button>
+      {editing ? (
+        <input className="nodrag" autoFocus defaultValue={title}
+          onKeyDown={(e) => { e.stopPropagation(); if (e.key === "Enter") (e.target as HTMLInputElement).blur(); }}
+          onBlur={(e) => {
+            setEditing(false);
+            const value = e.target.value.trim();
+            if (value && value !== title) edit((g) => { g.nodes.find((x) => x.id === node.id)!.title = value; });
+          }} />
+      ) : <span className="dl-title-text">{title}</span>}
+    </div>
+  );
+}
+
+function NodeImages({ id }: { id: string }) {
+  const images = useRunStore((s) => s.outputs[id]);
+  const preview = useRunStore((s) => (s.running === id ? s.previews[id] : undefined));
+  if (preview) return <img className="dl-node-image preview" src={preview} alt="preview" />;
+  if (!images?.length) return null;
+  return (
+    <div className="dl-node-images">
+      {images.map((img) => <img key={img.filename + img.subfolder} className="dl-node-image" src={viewUrl(img)} alt={img.filename} />)}
+    </div>
+  );
+}
+
+function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
+  const node = data.node;
+  const id = String(node.id);
+  const defs = useGraphStore((s) => s.defs);
+  const edit = useGraphStore((s) => s.edit);
+  const running = useRunStore((s) => s.running === id);
+  const cached = useRunStore((s) => s.cached.includes(id));
+  const progress = useRunStore((s) => (s.running === id ? s.progress[id] : undefined));
+  const error = useRunStore((s) => s.errors[id]);
+  const updateInternals = useUpdateNodeInternals();
+  const rows = nodeRows(node, defs);
+  const kind = nodeKind(defs, node.type);
+  const title = node.title ?? (kind.kind === "missing" ? node.type : displayName(kind.def, node.type));
+  const socketKey = node.inputs.map((i) => `${i.name}:${i.link}`).join(",") + (node.flags.collapsed ? "c" : "");
+  useEffect(() => updateInternals(id), [socketKey, id, updateInternals]);
+
+  const values = Array.isArray(node.widgets_values) ? node.widgets_values : [];
+  const setValue = (index: number) => (value: unknown) =>
+    edit((g) => setWidgetValue(g, defs, node.id, index, value), `widget:${node.id}:${index}`);
+  const classes = ["dl-node", selected && "selected", running && "running", cached && "cached", error && "error",
+    node.mode === 4 && "bypassed", node.mode === 2 && "muted", rows.kind === "missing" && "missing",
+    node.flags.collapsed && "collapsed"].filter(Boolean).join(" ");
+  const style = { width: node.flags.collapsed ? undefined : Math.max(node.size[0], 180),
+                  "--node-color": node.color, "--node-bg": node.bgcolor } as React.CSSProperties;
+
+  if (node.flags.collapsed)
+    return (
+      <div className={classes} style={style} data-node-id={id}>
+        {rows.sockets.map((s) => <Handle key={s.name} type="target" position={Position.Left} id={`i:${s.name}`} className="dl-handle hidden" />)}
+        <Title node={node} title={title} />
+        {rows.outputs.map((_, i) => <Handle key={i} type="source" position={Position.Right} id={`o:${i}`} className="dl-handle hidden" />)}
+      </div>
+    );
+
+  return (
+    <div className={classes} style={style} data-node-id={id} data-node-type={node.type}>
+      <Title node={node} title={title} />
+      {cached && <span className="dl-badge">cached</span>}
+      {progress && <div className="dl-progress"><div style={{ width: `${(100 * progress[0]) / Math.max(progress[1], 1)}%` }} /></div>}
+      {rows.kind === "missing" && <div className="dl-missing-note">Node type “{node.type}” is not on the server; its data is kept.</div>}
+      <div className="dl-slots">
+        <div className="dl-inputs">
+          {rows.sockets.map((s) => <Socket key={s.name} side="in" id={`i:${s.name}`} type={s.type} label={s.label} error={error?.inputs[s.name]} />)}
+        </div>
+        <div className="dl-outputs">
+          {rows.outputs.map((o, i) => <Socket key={i} side="out" id={`o:${i}`} type={o.type} label={o.label} />)}
+        </div>
+      </div>
+      <div className="dl-widgets">
+        {rows.widgets.map(({ spec, index }) => (
+          <div key={`${spec.name}:${index}`} className={`dl-widget-row ${error?.inputs[spec.name] ? "error" : ""}`}
+            title={error?.inputs[spec.name]} data-input={spec.name}>
+            {spec.serialize && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
+              style={{ background: typeColor(spec.type) }} />}
+            <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
+              target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />
+          </div>
+        ))}
+        {rows.kind === "missing" && values.map((v, i) => <div key={i} className="dl-raw-value">{JSON.stringify(v)}</div>)}
+      </div>
+      <NodeImages id={id} />
+      {error?.message && <div className="dl-error-text">{error.message}</div>}
+    </div>
+  );
+}
+
+export const NodeView = memo(NodeViewImpl);

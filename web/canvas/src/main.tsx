@@ -1,0 +1,48 @@
+/** Boot (spec §1.12): node definitions, restored tabs, the WebSocket, then plugin extensions. */
+import "@xyflow/react/dist/style.css";
+import "./styles.css";
+import { createRoot } from "react-dom/client";
+import * as actions from "./actions";
+import { api } from "./api/client";
+import { connectSocket } from "./api/socket";
+import { App } from "./App";
+import { callHook, type DiffloomApp, loadExtensionScripts, registerExtension } from "./extensions";
+import { addNode } from "./graph/edits";
+import { useGraphStore } from "./store/graphStore";
+import { persistTabs, restoreTabs } from "./store/persist";
+
+const appApi: DiffloomApp = {
+  registerExtension,
+  getWorkflow: actions.currentWorkflow,
+  loadWorkflow: (workflow, name = "workflow") => actions.openJson(workflow, name),
+  queue: actions.queuePrompt,
+  addNode(type, pos = [0, 0]) {
+    let id: number | undefined;
+    useGraphStore.getState().edit((g) => { id = addNode(g, useGraphStore.getState().defs, type, pos).id; });
+    return id;
+  },
+  notify: (text, level = "info") => useGraphStore.getState().notify(level, text),
+};
+window.diffloom = appApi;
+
+async function boot() {
+  const store = useGraphStore.getState();
+  try {
+    store.setDefs(await api.objectInfo());
+  } catch (err) {
+    store.notify("error", `Could not load node definitions: ${(err as Error).message}`);
+  }
+  restoreTabs();
+  persistTabs();
+  createRoot(document.getElementById("root")!).render(<App />);
+  connectSocket();
+  try {
+    await loadExtensionScripts(await api.extensions(), (text) => store.notify("error", text));
+  } catch (err) {
+    console.warn("no extensions", err);
+  }
+  await callHook("setup", appApi);
+  document.body.dataset.ready = "true";
+}
+
+void boot();

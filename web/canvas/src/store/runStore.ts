@@ -1,0 +1,121 @@
+/** Execution state shown on the canvas, folded from the server's WebSocket messages (spec §2.2). */
+import { create } from "zustand";
+
+export interface ImageRef {
+  filename: string;
+  subfolder: string;
+  type: string;
+}
+
+export interface NodeError {
+  message: string;
+  /** Input name → the server's message for it. */
+  inputs: Record<string, string>;
+}
+
+export interface RunState {
+  clientId: string | null;
+  connected: boolean;
+  queueRemaining: number;
+  promptId: string | null;
+  running: string | null;
+  cached: string[];
+  /** Node id → [value, max] of its own progress bar. */
+  progress: Record<string, [number, number]>;
+  /** Nodes finished in the current prompt (for the overall bar). */
+  done: string[];
+  total: number;
+  outputs: Record<string, ImageRef[]>;
+  previews: Record<string, string>;
+  errors: Record<string, NodeError>;
+  gallery: ImageRef[];
+  /** Bumped when the queue or history changed, so the panel refetches. */
+  queueVersion: number;
+}
+
+export const initialRun: RunState = {
+  clientId: null, connected: false, queueRemaining: 0, promptId: null, running: null, cached: [], progress: {},
+  done: [], total: 0, outputs: {}, previews: {}, errors: {}, gallery: [], queueVersion: 0,
+};
+
+export interface WsMessage {
+  type: string;
+  data: Record<string, any>;
+}
+
+/** The next run state after one text message; unknown types leave it unchanged. */
+export function applyMessage(state: RunState, { type, data }: WsMessage): RunState {
+  switch (type) {
+    case "status": {
+      const remaining = data?.status?.exec_info?.queue_remaining ?? state.queueRemaining;
+      return { ...state, queueRemaining: remaining, clientId: data?.sid ?? state.clientId,
+               queueVersion: state.queueVersion + 1 };
+    }
+    case "execution_start":
+      return { ...state, promptId: data.prompt_id, running: null, cached: [], progress: {}, done: [], errors: {} };
+    case "execution_cached":
+      return { ...state, cached: (data.nodes ?? []).map(String), done: [...state.done, ...(data.nodes ?? []).map(String)] };
+    case "executing": {
+      if (data.node == null) return { ...state, running: null, queueVersion: state.queueVersion + 1 };
+      const node = String(data.display_node ?? data.node);
+      const done = state.running && !state.done.includes(state.running) ? [...state.done, state.running] : state.done;
+      return { ...state, running: node, done };
+    }
+    case "progress":
+      return { ...state, progress: { ...state.progress, [String(data.node ?? state.running)]: [data.value, data.max] } };
+    case "executed": {
+      const node = String(data.display_node ?? data.node);
+      const images: ImageRef[] = data.output?.images ?? [];
+      if (!images.length) return state;
+      return { ...state, outputs: { ...state.outputs, [node]: images }, gallery: [...images, ...state.gallery].slice(0, 200) };
+    }
+    case "execution_success":
+      return { ...state, running: null, done: state.running ? [...state.done, state.running] : state.done };
+    case "execution_error": {
+      const node = String(data.node_id);
+      const message = `${data.exception_type}: ${data.exception_message}`;
+      return { ...state, running: null, errors: { ...state.errors, [node]: { message, inputs: {} } } };
+    }
+    case "execution_interrupted":
+      return { ...state, running: null };
+    default:
+      return state;
+  }
+}
+
+/** Validation errors of a rejected `POST /prompt` (spec §1.3, §6.8) as per-node, per-input messages. */
+export function errorsFromNodeErrors(nodeErrors: Record<string, any>): Record<string, NodeError> {
+  const out: Record<string, NodeError> = {};
+  for (const [id, entry] of Object.entries(nodeErrors ?? {})) {
+    const inputs: Record<string, string> = {};
+    const lines: string[] = [];
+    for (const err of entry.errors ?? []) {
+      const text = err.details ? `${err.message}: ${err.details}` : err.message;
+      lines.push(text);
+      const name = err.extra_info?.input_name;
+      if (name) inputs[name] = inputs[name] ? `${inputs[name]}; ${text}` : text;
+    }
+    out[id] = { message: lines.join("\n"), inputs };
+  }
+  return out;
+}
+
+interface RunActions {
+  receive(msg: WsMessage): void;
+  setPreview(node: string, url: string): void;
+  setErrors(errors: Record<string, NodeError>): void;
+  setConnected(connected: boolean, clientId?: string): void;
+  setTotal(total: number): void;
+}
+
+export const useRunStore = create<RunState & RunActions>((set) => ({
+  ...initialRun,
+  receive: (msg) => set((s) => applyMessage(s, msg)),
+  setPreview: (node, url) => set((s) => {
+    if (s.previews[node]) URL.revokeObjectURL(s.previews[node]);
+    return { previews: { ...s.previews, [node]: url } };
+  }),
+  setErrors: (errors) => set({ errors }),
+  setConnected: (connected, clientId) => set((s) => ({ connected, clientId: clientId ?? s.clientId })),
+  setTotal: (total) => set({ total }),
+}));
