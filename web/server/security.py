@@ -29,11 +29,16 @@ def _refuse(status: int, error_type: str, message: str, details: str = "") -> we
 
 @web.middleware
 async def json_errors(request: web.Request, handler):
-    """A bug in a handler answers a JSON 500 naming the error, never a bare traceback page."""
+    """Every error answers in ComfyUI's JSON error shape; a bug in a handler is a JSON 500 naming the error."""
     try:
         return await handler(request)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        details = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+        kept = {k: exc.headers[k] for k in ("Allow", "Cache-Control") if k in exc.headers}
+        return web.json_response(error_body(exc.reason.lower().replace(" ", "_"), exc.reason, details),
+                                 status=exc.status, headers=kept)
     except Exception as exc:
         log.exception("error handling %s %s", request.method, request.path)
         return _refuse(500, "server_error", "Internal server error", f"{type(exc).__name__}: {exc}")

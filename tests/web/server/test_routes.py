@@ -194,3 +194,12 @@ async def test_canvas_page_and_internal_routes(server):
     assert (await server.get("/internal/files/models")).status == 400
     assert (await server.get("/api/internal/folder_paths")).status == 404  # not duplicated under /api
     assert (await server.get("/internal/logs/raw")).status == 200
+
+
+async def test_unknown_routes_and_methods_answer_in_the_error_shape(server):
+    resp = await server.get("/api/no/such/route")
+    assert resp.status == 404 and (await resp.json())["error"]["type"] == "not_found"
+    resp = await server.put("/api/prompt")
+    assert resp.status == 405 and "POST" in resp.headers["Allow"]
+    resp = await server.get("/view", params={"filename": "missing.png"})
+    assert (await resp.json())["error"]["details"] == "file not found: missing.png"
