@@ -87,8 +87,8 @@ class SaveTarget:
     subfolder: str
     counter: int
 
-    def next_name(self, batch_number: int) -> str:
-        name = f"{self.filename.replace('%batch_num%', str(batch_number))}_{self.counter:05}_.png"
+    def next_name(self, batch_number: int, extension: str = ".png") -> str:
+        name = f"{self.filename.replace('%batch_num%', str(batch_number))}_{self.counter:05}_{extension}"
         self.counter += 1
         return name
 

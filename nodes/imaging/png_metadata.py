@@ -22,6 +22,10 @@ def set_enabled(enabled: bool) -> None:
     _enabled = bool(enabled)
 
 
+def is_enabled() -> bool:
+    return _enabled
+
+
 def metadata_chunks(prompt: Any = None, extra_pnginfo: dict | None = None) -> dict[str, str]:
     """The text chunks for one saved image: `prompt`, then one per extra_pnginfo key, values as ASCII JSON.
 

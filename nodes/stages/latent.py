@@ -281,9 +281,72 @@ class LatentCompositeMasked:
         return (out,)
 
 
+class LatentRotate:
+    """Rotate clockwise by 90, 180 or 270 degrees."""
+
+    ROTATIONS = ["none", "90 degrees", "180 degrees", "270 degrees"]
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"samples": LATENT, "rotation": (cls.ROTATIONS,)}}
+
+    RETURN_TYPES = LATENT
+    FUNCTION = "rotate"
+    CATEGORY = "latent/transform"
+
+    def rotate(self, samples, rotation):
+        import torch
+
+        out = dict(samples)
+        out["samples"] = torch.rot90(samples["samples"], k=self.ROTATIONS.index(rotation), dims=[3, 2])
+        return (out,)
+
+
+class LatentFlip:
+    """Mirror top-bottom (x-axis) or left-right (y-axis)."""
+
+    FLIPS = {"x-axis: vertically": 2, "y-axis: horizontally": 3}
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"samples": LATENT, "flip_method": (list(cls.FLIPS),)}}
+
+    RETURN_TYPES = LATENT
+    FUNCTION = "flip"
+    CATEGORY = "latent/transform"
+
+    def flip(self, samples, flip_method):
+        import torch
+
+        out = dict(samples)
+        out["samples"] = torch.flip(samples["samples"], dims=[self.FLIPS[flip_method]])
+        return (out,)
+
+
+class LatentCrop:
+    """The width × height pixel window at (x, y); the window start keeps at least 64 pixels inside."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"samples": LATENT, "width": _pixels(512, 64), "height": _pixels(512, 64),
+                             "x": _pixels(0, 0), "y": _pixels(0, 0)}}
+
+    RETURN_TYPES = LATENT
+    FUNCTION = "crop"
+    CATEGORY = "latent/transform"
+
+    def crop(self, samples, width, height, x, y):
+        items = samples["samples"]
+        x = max(0, min(x // DOWNSCALE, items.shape[3] - 8))
+        y = max(0, min(y // DOWNSCALE, items.shape[2] - 8))
+        out = dict(samples)
+        out["samples"] = items[:, :, y:y + height // DOWNSCALE, x:x + width // DOWNSCALE]
+        return (out,)
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     EmptyLatentImage, LatentUpscale, LatentUpscaleBy, LatentFromBatch, RepeatLatentBatch, LatentComposite,
-    LatentBlend, SetLatentNoiseMask, LatentCompositeMasked)}
+    LatentBlend, SetLatentNoiseMask, LatentCompositeMasked, LatentRotate, LatentFlip, LatentCrop)}
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "EmptyLatentImage": "Empty Latent Image",
@@ -294,4 +357,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "LatentComposite": "Latent Composite",
     "LatentBlend": "Latent Blend",
     "SetLatentNoiseMask": "Set Latent Noise Mask",
+    "LatentRotate": "Rotate Latent",
+    "LatentFlip": "Flip Latent",
+    "LatentCrop": "Crop Latent",
 }

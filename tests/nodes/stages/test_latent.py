@@ -117,3 +117,16 @@ def test_composite_masked_uses_mask_in_latent_cells():
     mask[:, :, 2:] = 1.0
     (out,) = L.LatentCompositeMasked().composite(to, src, x=8, y=0, resize_source=False, mask=mask)
     assert out["samples"][0, 0].tolist() == [[0, 0, 0, 1]] * 4
+
+
+def test_rotate_flip_and_crop():
+    samples = torch.arange(6.0).reshape(1, 1, 2, 3)
+    (turned,) = L.LatentRotate().rotate({"samples": samples}, "90 degrees")
+    assert turned["samples"][0, 0].tolist() == [[3, 0], [4, 1], [5, 2]]  # clockwise
+    (back,) = L.LatentRotate().rotate(turned, "270 degrees")
+    assert torch.equal(back["samples"], samples)
+    (mirrored,) = L.LatentFlip().flip({"samples": samples}, "y-axis: horizontally")
+    assert mirrored["samples"][0, 0].tolist() == [[2, 1, 0], [5, 4, 3]]
+    big = latent(height=16, width=16)
+    (cropped,) = L.LatentCrop().crop(big, width=64, height=64, x=200, y=8)
+    assert torch.equal(cropped["samples"], big["samples"][:, :, 1:9, 8:16])  # x clamped to keep 8 cells
