@@ -133,6 +133,7 @@ def _tokenizer(pad_token: str | None = None):
     from nodes.diffusion.tokens import TOKENIZER_DIR
 
     kwargs = {"pad_token": pad_token} if pad_token else {}
+    kwargs["model_max_length"] = 77
     return CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR), local_files_only=True, **kwargs)
 
 
