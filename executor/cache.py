@@ -148,6 +148,8 @@ class OutputCache:
         return signature in self.entries
 
     def set(self, signature: str, outputs: list, ui: dict | None, root: str | None = None) -> None:
+        if self.settings.mode == "none":
+            return
         cpu, gpu = measure(outputs)
         if ui:
             ui_cpu, ui_gpu = measure(ui)

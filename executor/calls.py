@@ -16,12 +16,13 @@ Lookup = Callable[[str, int], "list | None"]
 
 
 def gather_inputs(node_id: str, node: dict, cls: type, lookup: Lookup | None = None, dynprompt: Any = None,
-                  extra_data: dict | None = None) -> tuple[dict[str, list], set[str]]:
+                  extra_data: dict | None = None, declared: dict | None = None) -> tuple[dict[str, list], set[str]]:
     """Each input as a list of items: constants wrapped, links looked up, hidden values filled in.
 
     Returns the inputs and the names of linked inputs whose values are not available (passed as [None]).
+    `declared` is the class's INPUT_TYPES() when the caller already has it.
     """
-    declared = input_types(cls)
+    declared = declared if declared is not None else input_types(cls)
     extra_data = extra_data or {}
     values: dict[str, list] = {}
     missing: set[str] = set()

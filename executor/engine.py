@@ -15,8 +15,7 @@ from executor.cache import CacheSettings, OutputCache
 from executor.calls import blocker_in, call_arguments, gather_inputs, map_awaiting, run_sync
 from executor.dynprompt import DynamicPrompt
 from executor.graph_builder import is_link, set_default_prefix
-from executor.protocol import find_input, full_type_name, input_types, is_coroutine_function, is_output_node, \
-    output_is_list, spec_options
+from executor.protocol import ClassInfo, full_type_name, output_is_list
 from executor.results import CallResults, collect, merge_outputs
 from executor.scheduler import ExecutionList
 from executor.signature import Signatures
@@ -85,6 +84,12 @@ class Executor:
         run = _PromptRun(self, prompt, prompt_id, extra_data or {})
         return await run.execute(execute_outputs)
 
+    def plan(self, prompt: dict, execute_outputs: list[str] | None = None) -> list[str]:
+        """The nodes a run of `prompt` would execute now (before lazy inputs and expansion add more); no events."""
+        run = _PromptRun(self, prompt, "plan", {})
+        run.executor = _Silent(self)
+        return run_sync(run.plan(execute_outputs))
+
     def instance_for(self, node_id: str, cls: type, root: str) -> Any:
         known = self.instances.get(node_id)
         if known is None or known[0] is not cls:
@@ -96,6 +101,17 @@ class Executor:
             self.instances.clear()
             return
         self.instances = {k: v for k, v in self.instances.items() if v[2] in keep_roots}
+
+
+class _Silent:
+    """An executor seen through a planning run: same cache and classes, events go nowhere."""
+
+    def __init__(self, executor: Executor):
+        self.classes, self.cache, self._interrupt = executor.classes, executor.cache, executor._interrupt
+
+    @staticmethod
+    def emit(event: str, data: dict) -> None:
+        pass
 
 
 class _Stop(Exception):
@@ -122,7 +138,8 @@ class _PromptRun:
         self.pending_expansions: dict[str, list[tuple[dict | None, tuple]]] = {}
         self.pending_tasks: dict[str, list] = {}
         self.wake = asyncio.Event()
-        self.plan = ExecutionList(self._is_output, self._is_async)
+        self.node_info: dict[str, ClassInfo] = {}
+        self.schedule = ExecutionList(self._is_output, self._is_async)
 
     # ---- events ---------------------------------------------------------------------------------------------
     def _message(self, event: str, data: dict) -> None:
@@ -135,17 +152,31 @@ class _PromptRun:
         return self.dynprompt.get_display_node_id(node_id)
 
     # ---- classification used by the scheduler ---------------------------------------------------------------
-    def _cls(self, node_id: str) -> type:
-        return self.classes[self.dynprompt.get_node(node_id)["class_type"]]
+    def _info(self, node_id: str) -> ClassInfo:
+        info = self.node_info.get(node_id)
+        if info is None:
+            info = self.node_info[node_id] = \
+                self.signatures.info[self.classes[self.dynprompt.get_node(node_id)["class_type"]]]
+        return info
 
     def _is_output(self, node_id: str) -> bool:
-        return is_output_node(self._cls(node_id))
+        return self._info(node_id).is_output
 
     def _is_async(self, node_id: str) -> bool:
-        cls = self._cls(node_id)
-        return is_coroutine_function(cls, getattr(cls, "FUNCTION", ""))
+        return self._info(node_id).is_async
 
     # ---- the run ----------------------------------------------------------------------------------------------
+    async def plan(self, execute_outputs: list[str] | None) -> list[str]:
+        await self.signatures.prepare(list(self.dynprompt.original_prompt), self.extra_data)
+        for node_id in self._outputs(execute_outputs):
+            self._stage(node_id)
+        return list(self.schedule.staged)
+
+    def _outputs(self, execute_outputs: list[str] | None) -> list[str]:
+        if execute_outputs is not None:
+            return execute_outputs
+        return [node_id for node_id in self.dynprompt.original_prompt if self._is_output(node_id)]
+
     async def execute(self, execute_outputs: list[str] | None) -> ExecutionResult:
         prompt = self.dynprompt.original_prompt
         self._message("execution_start", {"prompt_id": self.prompt_id})
@@ -155,11 +186,9 @@ class _PromptRun:
         self.executor.forget_instances(set(prompt))
         cached_at_start = [node_id for node_id, s in signatures.items() if s in self.cache]
         self._message("execution_cached", {"nodes": cached_at_start, "prompt_id": self.prompt_id})
-        if execute_outputs is None:
-            execute_outputs = [node_id for node_id in prompt if self._is_output(node_id)]
         success, error, interrupted = True, None, False
         try:
-            for node_id in execute_outputs:
+            for node_id in self._outputs(execute_outputs):
                 self._stage(node_id)
             await self._loop()
         except _Stop as stop:
@@ -179,10 +208,10 @@ class _PromptRun:
                                stats, error, interrupted)
 
     async def _loop(self) -> None:
-        while self.plan:
-            node_id = self.plan.next()
+        while self.schedule:
+            node_id = self.schedule.next()
             if node_id is None:
-                if self.plan.parked:
+                if self.schedule.parked:
                     self.wake.clear()
                     await self.wake.wait()
                     continue
@@ -190,7 +219,7 @@ class _PromptRun:
             await self._run_node(node_id)
 
     def _fail_cycle(self) -> None:
-        cycle = self.plan.cycle()
+        cycle = self.schedule.cycle()
         blamed = next((n for n in cycle if self._display(n) != n), cycle[0])
         try:
             raise DependencyCycleError("Dependency cycle detected")
@@ -216,23 +245,18 @@ class _PromptRun:
         stack = [node_id]
         while stack:
             current = stack.pop()
-            if not self.plan.stage(current):
+            if not self.schedule.stage(current):
                 continue
-            node = self.dynprompt.get_node(current)
-            declared = input_types(self._cls(current))
-            for name, value in node.get("inputs", {}).items():
-                if not is_link(value):
-                    continue
-                _, spec = find_input(declared, name)
-                if spec_options(spec).get("lazy"):
-                    continue
-                self._depend(value[0], current, stack)
+            lazy = self._info(current).lazy
+            for name, value in self.dynprompt.get_node(current).get("inputs", {}).items():
+                if name not in lazy and is_link(value):
+                    self._depend(value[0], current, stack)
 
     def _depend(self, producer: str, consumer: str, stack: list[str]) -> None:
-        if producer in self.values or (not self.plan.is_staged(producer) and self._from_cache(producer)):
+        if producer in self.values or (not self.schedule.is_staged(producer) and self._from_cache(producer)):
             return
-        self.plan.add_dependency(producer, consumer)
-        if not self.plan.is_staged(producer):
+        self.schedule.add_dependency(producer, consumer)
+        if not self.schedule.is_staged(producer):
             stack.append(producer)
 
     def _lookup(self, producer: str, index: int) -> list | None:
@@ -255,7 +279,8 @@ class _PromptRun:
             else:
                 if self._served_from_cache(node_id):
                     return
-                inputs, missing = gather_inputs(node_id, node, cls, self._lookup, self.dynprompt, self.extra_data)
+                inputs, missing = gather_inputs(node_id, node, cls, self._lookup, self.dynprompt, self.extra_data,
+                                                self.signatures.info[cls].declared)
                 self.executor.emit("executing", {"node": node_id, "display_node": self._display(node_id),
                                                  "prompt_id": self.prompt_id})
                 instance = self.executor.instance_for(node_id, cls, self.dynprompt.get_real_node_id(node_id))
@@ -280,7 +305,7 @@ class _PromptRun:
             return False
         self.executor.emit("executed", {"node": node_id, "display_node": self._display(node_id),
                                         "output": self.uis.get(node_id) or None, "prompt_id": self.prompt_id})
-        self.plan.complete(node_id)
+        self.schedule.complete(node_id)
         return True
 
     async def _needs_lazy_inputs(self, node_id: str, node: dict, instance: Any, inputs: dict,
@@ -307,7 +332,7 @@ class _PromptRun:
             self._depend(value[0], node_id, stack)
         for producer in stack:
             self._stage(producer)
-        self.plan.requeue(node_id)
+        self.schedule.requeue(node_id)
         return True
 
     def _hook(self, node_id: str) -> progress.ProgressHook:
@@ -355,12 +380,12 @@ class _PromptRun:
 
     def _park(self, node_id: str, results: list) -> None:
         self.pending_tasks[node_id] = results
-        self.plan.park(node_id)
+        self.schedule.park(node_id)
         tasks = [r for r in results if isinstance(r, asyncio.Task)]
 
         def done(_: asyncio.Task) -> None:
             if all(t.done() for t in tasks):
-                self.plan.unpark(node_id)
+                self.schedule.unpark(node_id)
                 self.wake.set()
 
         for task in tasks:
@@ -387,7 +412,7 @@ class _PromptRun:
             self.uis[node_id] = ui
             self.executor.emit("executed", {"node": node_id, "display_node": self._display(node_id),
                                             "output": ui, "prompt_id": self.prompt_id})
-        self.plan.complete(node_id)
+        self.schedule.complete(node_id)
 
     async def _expand(self, node_id: str, expansions: list[tuple[dict | None, tuple]]) -> None:
         """Add the returned graphs as ephemeral nodes; the node completes once its result links resolve."""
@@ -414,7 +439,7 @@ class _PromptRun:
                     self._depend(value[0], node_id, stack)
         for new_id in stack:
             self._stage(new_id)
-        self.plan.requeue(node_id)
+        self.schedule.requeue(node_id)
 
     def _finish_expansion(self, node_id: str, cls: type) -> None:
         """Complete an expanded node with its result links resolved to the items they now hold."""

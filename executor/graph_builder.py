@@ -9,8 +9,10 @@ from typing import Any
 
 def is_link(value: Any) -> bool:
     """A link is `[node_id: str, output_index: int]` (a float index is tolerated, as in ComfyUI)."""
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], (int, float)) and not isinstance(value[1], bool))
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    index_type = type(value[1])
+    return isinstance(value[0], str) and (index_type is int or index_type is float)
 
 
 @dataclass

@@ -48,14 +48,6 @@ def is_output_node(cls: type) -> bool:
     return getattr(cls, "OUTPUT_NODE", False) is True
 
 
-def unique_id_hidden(cls: type) -> bool:
-    """Whether a node's result depends on its id (hidden UNIQUE_ID in the V1 string form, or NOT_IDEMPOTENT)."""
-    if getattr(cls, "NOT_IDEMPOTENT", False):
-        return True
-    hidden = (cls.INPUT_TYPES() or {}).get("hidden") or {}
-    return "UNIQUE_ID" in hidden.values()
-
-
 def is_coroutine_function(cls: type, name: str) -> bool:
     return inspect.iscoroutinefunction(getattr(cls, name, None))
 
@@ -74,3 +66,26 @@ def full_type_name(kind: type) -> str:
     """`module.QualName` of an exception class, builtins unqualified (ComfyUI's `exception_type`)."""
     module = kind.__module__
     return kind.__qualname__ if module in (None, "builtins") else f"{module}.{kind.__qualname__}"
+
+
+class ClassInfo:
+    """What one prompt run needs to know about a class, read once (INPUT_TYPES may list files: not per node)."""
+
+    __slots__ = ("cls", "declared", "lazy", "is_output", "is_async", "unique_id")
+
+    def __init__(self, cls: type):
+        self.cls = cls
+        self.declared = input_types(cls)
+        self.lazy = frozenset(name for category in ("required", "optional")
+                              for name, spec in self.declared[category].items() if spec_options(spec).get("lazy"))
+        self.is_output = is_output_node(cls)
+        self.is_async = is_coroutine_function(cls, getattr(cls, "FUNCTION", ""))
+        self.unique_id = bool(getattr(cls, "NOT_IDEMPOTENT", False)) or "UNIQUE_ID" in self.declared["hidden"].values()
+
+
+class ClassInfoCache(dict):
+    """class -> ClassInfo, filled on first use."""
+
+    def __missing__(self, cls: type) -> ClassInfo:
+        info = self[cls] = ClassInfo(cls)
+        return info

@@ -15,13 +15,18 @@ from typing import Any, Mapping
 from executor.blocker import ExecutionBlocker
 from executor.calls import gather_inputs, map_awaiting
 from executor.graph_builder import is_link
-from executor.protocol import unique_id_hidden
+from executor.protocol import ClassInfoCache
 
 _uncacheable = itertools.count()
 
 
+_PRIMITIVES = (str, int, bool, type(None))
+
+
 def _canonical(value: Any) -> str | None:
     """A stable text for a JSON-like value; None for values that cannot be compared (never a cache hit)."""
+    if type(value) in _PRIMITIVES or (type(value) is float and value == value):
+        return f"{type(value).__name__}:{value!r}"
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
@@ -35,6 +40,7 @@ class Signatures:
         self.dynprompt = dynprompt
         self.classes = classes
         self.digests: dict[str, str] = {}
+        self.info = ClassInfoCache()
         self.is_changed: dict[str, Any] = {}
 
     async def prepare(self, node_ids: list[str], extra_data: dict | None = None) -> None:
@@ -63,11 +69,12 @@ class Signatures:
             if current in self.digests:
                 stack.pop()
                 continue
-            on_path.add(current)
-            waiting = [p for p in self._producers(current) if p not in self.digests and p not in on_path]
-            if waiting:
-                stack.extend(waiting)
-                continue
+            if current not in on_path:  # first visit: compute the producers first
+                on_path.add(current)
+                waiting = [p for p in self._producers(current) if p not in self.digests and p not in on_path]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
             self.digests[current] = self._digest(current)
             on_path.discard(current)
             stack.pop()
@@ -87,7 +94,7 @@ class Signatures:
         changed = _canonical(self.is_changed.get(node_id, False))
         if cls is None or changed is None:
             return f"uncacheable:{next(_uncacheable)}"
-        parts = [node["class_type"], str(id(cls)), changed, node_id if unique_id_hidden(cls) else ""]
+        parts = [node["class_type"], str(id(cls)), changed, node_id if self.info[cls].unique_id else ""]
         for name in sorted(node.get("inputs", {})):
             value = node["inputs"][name]
             if is_link(value):

@@ -52,6 +52,7 @@ class _Validator:
         self.prompt = prompt
         self.classes = classes
         self.validated: dict[str, NodeVerdict] = {}
+        self.declared: dict[type, dict] = {}
 
     def validate(self, root: str) -> NodeVerdict:
         stack: list[tuple[str, Generator]] = [(root, self._node(root))]
@@ -101,7 +102,9 @@ class _Validator:
         node = self.prompt[node_id]
         cls = self.classes[node["class_type"]]
         inputs = node.setdefault("inputs", {})
-        declared = input_types(cls)
+        if cls not in self.declared:
+            self.declared[cls] = input_types(cls)
+        declared = self.declared[cls]
         validate_names, validate_kwargs = validate_signature(cls)
         errors: list[dict] = []
         valid = True

@@ -289,3 +289,50 @@ def test_error_stops_the_prompt_and_resume_reuses_earlier_results(recorder):
     prompt["3"]["inputs"]["fail_on"] = -1
     again = recorder.run(prompt)
     assert again.success and sorted(again.ran) == ["3", "4"]
+
+
+def test_raw_link_and_dynprompt(recorder):
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 1}},
+              "2": {"class_type": "Describe", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "Output", "inputs": {"value": ["2", 0]}}}
+    assert recorder.run(prompt).outputs["3"] == {"values": ["2 <- Const#0"]}
+
+
+def test_expansion_into_a_cycle_is_a_dependency_cycle_error(recorder):
+    prompt = {"1": {"class_type": "BadExpansion", "inputs": {"kind": "cycle"}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    result = recorder.run(prompt)
+    assert not result.success
+    assert result.error["exception_type"] == "graph.DependencyCycleError"
+    assert result.error["exception_message"] == "Dependency cycle detected"
+    assert result.error["node_id"] in ("x", "y")  # expanded nodes display as their parent
+    assert recorder.executor.plan(prompt) == ["2", "1"]
+
+
+def test_expansion_with_a_duplicate_id_fails_the_node(recorder):
+    prompt = {"1": {"class_type": "BadExpansion", "inputs": {"kind": "duplicate"}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    result = recorder.run(prompt)
+    assert result.error["exception_type"].endswith("DuplicateNodeError")
+    assert "Attempt to add duplicate node 1" in result.error["exception_message"]
+
+
+def test_async_failure_is_the_nodes_error(recorder):
+    prompt = {"1": {"class_type": "AsyncFail", "inputs": {"value": 3}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    result = recorder.run(prompt)
+    assert result.error["node_id"] == "1" and result.error["exception_message"] == "async failure 3"
+
+
+def test_classes_may_change_between_prompts(recorder):
+    prompt = chain()
+    recorder.run(prompt)
+
+    class Const2(testnodes.Const):
+        def run(self, value):
+            return (value * 100,)
+
+    classes = recorder.executor.classes = dict(testnodes.NODE_CLASS_MAPPINGS)
+    classes["Const"] = Const2  # a plugin reload: new class object, same name
+    result = recorder.run(prompt)
+    assert result.outputs["3"] == {"values": [110]} and "1" in result.ran

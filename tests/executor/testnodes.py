@@ -350,3 +350,55 @@ class SaveText:
 
 
 NODE_CLASS_MAPPINGS["SaveText"] = SaveText
+
+
+class BadExpansion:
+    """Expands into two nodes that wait on each other, or reuses an id already in the prompt."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"kind": (["cycle", "duplicate"],)}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, kind):
+        if kind == "duplicate":
+            return {"result": (["1", 0],), "expand": {"1": {"class_type": "Const", "inputs": {"value": 1}}}}
+        graph = {"x": {"class_type": "Add", "inputs": {"a": ["y", 0], "b": 1}},
+                 "y": {"class_type": "Add", "inputs": {"a": ["x", 0], "b": 1}}}
+        return {"result": (["x", 0],), "expand": graph}
+
+
+class Describe:
+    """Receives the link itself (rawLink) and the live prompt (DYNPROMPT)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"rawLink": True, "forceInput": True})},
+                "hidden": {"dynprompt": "DYNPROMPT", "unique_id": "UNIQUE_ID"}}
+
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+
+    def run(self, value, dynprompt, unique_id):
+        source = dynprompt.get_node(value[0])["class_type"]
+        return (f"{unique_id} <- {source}#{value[1]}",)
+
+
+class AsyncFail:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    async def run(self, value):
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        raise ValueError(f"async failure {value}")
+
+
+NODE_CLASS_MAPPINGS.update({"BadExpansion": BadExpansion, "Describe": Describe, "AsyncFail": AsyncFail})
