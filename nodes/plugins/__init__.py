@@ -6,11 +6,12 @@ The plugin API is documented in docs/plugins.md.
 """
 
 from nodes.plugins.manager import PackNotFound, PluginManager
+from nodes.plugins.prestartup import run_prestartup_scripts
 from nodes.plugins.report import PackReport, format_import_times
 from nodes.plugins.server_bridge import PluginServer, bind_server, plugin_routes
 
 __all__ = ["PackNotFound", "PackReport", "PluginManager", "PluginServer", "bind_server", "format_import_times",
-           "plugin_routes", "default_roots"]
+           "plugin_routes", "default_roots", "run_prestartup_scripts"]
 
 
 def default_roots(paths=None) -> list:

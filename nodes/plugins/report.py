@@ -63,10 +63,15 @@ def _location_in(pack_path: Path, exc: BaseException) -> str | None:
     return f"{frame.filename}:{frame.lineno}" if frame else None
 
 
-def format_import_times(reports: list[PackReport]) -> str:
-    """The start-up table ComfyUI prints: one line per imported pack, fastest first (spec §5.2)."""
-    lines = ["Import times for custom nodes:"]
-    for report in sorted((r for r in reports if r.status in (LOADED, FAILED, SKIPPED)), key=lambda r: r.seconds):
-        suffix = " (IMPORT FAILED)" if report.status == FAILED else ""
-        lines.append(f"{report.seconds:6.1f} seconds{suffix}: {report.path}")
+def format_times(title: str, entries: list[tuple[float, bool, Path]], failure: str) -> str:
+    """ComfyUI's start-up timing table: a title, then `<seconds> seconds[ (<failure>)]: <path>`, fastest first."""
+    lines = [title]
+    for seconds, failed, path in sorted(entries, key=lambda entry: entry[0]):
+        lines.append(f"{seconds:6.1f} seconds{f' ({failure})' if failed else ''}: {path}")
     return "\n".join(lines)
+
+
+def format_import_times(reports: list[PackReport]) -> str:
+    """The "Import times for custom nodes:" table of every pack that was imported (spec §5.2)."""
+    entries = [(r.seconds, r.status == FAILED, r.path) for r in reports if r.status in (LOADED, FAILED, SKIPPED)]
+    return format_times("Import times for custom nodes:", entries, "IMPORT FAILED")

@@ -188,3 +188,12 @@ def test_prompt_server_forwards_events_once_bound(fresh_server):
     done.start(), done.join()
     PromptServer.instance.send_progress_text("half way", "3")
     assert sent == [("my.event", {"n": 1}, "sid-9"), ("progress_text", {"text": "half way", "node_id": "3"}, None)]
+
+
+def test_the_nodes_module_offers_built_in_classes_by_name():
+    import nodes
+
+    name, cls = next(iter(nodes.NODE_CLASS_MAPPINGS.items()))
+    assert getattr(nodes, name) is cls and isinstance(nodes.MAX_RESOLUTION, int)
+    with pytest.raises(ImportError, match="NoSuchNode"):
+        exec("from nodes import NoSuchNode", {})

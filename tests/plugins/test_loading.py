@@ -145,3 +145,20 @@ def test_the_report_is_json_ready(load, write_pack):
     data = load().reports["j"].to_json()
     assert data["status"] == "failed" and data["path"].endswith("j.py") and isinstance(data["seconds"], float)
     assert set(data) >= {"name", "path", "status", "seconds", "error", "traceback", "nodes", "warnings"}
+
+
+def test_prestartup_scripts_run_before_loading_and_failures_are_contained(custom_nodes, write_pack, caplog):
+    from nodes.plugins import run_prestartup_scripts
+
+    marker = custom_nodes.parent / "prestarted.txt"
+    write_pack("early", {"__init__.py": "", "prestartup_script.py": f"open({str(marker)!r}, 'w').write('yes')\n"})
+    write_pack("crashy", {"__init__.py": "", "prestartup_script.py": "raise OSError('disk on fire')\n"})
+    write_pack("off.disabled", {"__init__.py": "", "prestartup_script.py": "raise SystemExit(1)\n"})
+    write_pack("single.py", "")
+    with caplog.at_level(logging.INFO, logger="diffloom.plugins"):
+        timings = run_prestartup_scripts([custom_nodes])
+    assert marker.read_text() == "yes"
+    assert sorted((path.name, failed) for _, failed, path in timings) == [("crashy", True), ("early", False)]
+    assert "Prestartup times for custom nodes:" in caplog.text and "(PRESTARTUP FAILED)" in caplog.text
+    assert "disk on fire" in caplog.text
+    assert run_prestartup_scripts([custom_nodes], disable_all=True) == []

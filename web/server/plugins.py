@@ -28,10 +28,16 @@ routes = web.RouteTableDef()
 
 
 def load_node_registry(config: ServerConfig) -> NodeRegistry:
-    """Built-in nodes plus the custom node packs (only whitelisted ones with --disable-all-custom-nodes)."""
+    """Built-in nodes plus the custom node packs (only whitelisted ones with --disable-all-custom-nodes).
+
+    The packs' prestartup scripts run first, before the built-in nodes are imported.
+    """
+    from nodes.plugins import default_roots, run_prestartup_scripts
+
+    whitelist = tuple(getattr(config, "whitelist_custom_nodes", ()) or ())
+    run_prestartup_scripts(default_roots(), disable_all=config.disable_all_custom_nodes, whitelist=whitelist)
     registry = NodeRegistry.builtin()
-    return registry.with_plugins(disable_all=config.disable_all_custom_nodes,
-                                 whitelist=getattr(config, "whitelist_custom_nodes", ()) or ())
+    return registry.with_plugins(disable_all=config.disable_all_custom_nodes, whitelist=whitelist)
 
 
 def attach_plugins(app: web.Application, state: ServerState) -> None:

@@ -11,14 +11,10 @@ __all__ = ["InterruptProcessingException", "get_torch_device", "intermediate_dev
 
 
 def get_torch_device():
-    """The device models run on: CUDA when present, else Apple MPS, else CPU."""
-    import torch
+    """The device diffloom runs models on (`nodes.diffusion.devices.compute_device`: CUDA when present)."""
+    from nodes.diffusion.devices import compute_device
 
-    if torch.cuda.is_available():
-        return torch.device("cuda", torch.cuda.current_device())
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return compute_device()
 
 
 def intermediate_device():
