@@ -1,4 +1,5 @@
 /** The WebSocket to `/ws`: text messages feed the run store, preview frames become node previews. */
+import { useGraphStore } from "../store/graphStore";
 import { useRunStore } from "../store/runStore";
 import { emitEvent } from "../extensions";
 import { decodeFrame } from "./frames";
@@ -30,6 +31,8 @@ export function connectSocket(): void {
       const msg = JSON.parse(event.data);
       if (msg.type === "status" && msg.data?.sid) sessionStorage.setItem(CLIENT_KEY, msg.data.sid);
       run.receive(msg);
+      if (msg.type === "execution_error")
+        useGraphStore.getState().notify("error", `${msg.data.node_type ?? "Run"} failed: ${msg.data.exception_type}: ${msg.data.exception_message}`);
       emitEvent(msg.type, msg.data);
     };
     ws.onclose = () => {

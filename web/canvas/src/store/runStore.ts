@@ -72,6 +72,7 @@ export function applyMessage(state: RunState, { type, data }: WsMessage): RunSta
     case "execution_success":
       return { ...state, running: null, done: state.running ? [...state.done, state.running] : state.done };
     case "execution_error": {
+      if (data.node_id == null) return { ...state, running: null };
       const node = String(data.node_id);
       const message = `${data.exception_type}: ${data.exception_message}`;
       return { ...state, running: null, errors: { ...state.errors, [node]: { message, inputs: {} } } };

@@ -1,0 +1,153 @@
+"""End-to-end fixtures: a real `diffloom serve` on a free port with a temp base directory, and headless Chromium.
+
+The browser is Debian's Chromium (`/usr/bin/chromium`, installed by `make test`), driven by Playwright; the canvas
+must be built (`make canvas`). Screenshots go to `test-artifacts/e2e/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DIST = ROOT / "web" / "canvas" / "dist" / "index.html"
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(base_dir: Path) -> tuple[subprocess.Popen, str]:
+    """Starts `python -m diffloom serve` and waits until /api/object_info answers."""
+    port = _free_port()
+    log = open(base_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "diffloom", "serve", "--port", str(port), "--base-directory",
+                             str(base_dir), "--disable-auto-launch"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"diffloom serve exited with {proc.returncode}:\n{(base_dir / 'server.log').read_text()}")
+        try:
+            urllib.request.urlopen(f"{url}/api/object_info", timeout=2).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"diffloom serve did not answer within 60 s:\n{(base_dir / 'server.log').read_text()}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
+    if not DIST.is_file():
+        pytest.skip("the canvas is not built: run `make canvas` (npm ci && npm run build in web/canvas)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser, tmp_path_factory):
+    """A server for the tests of one module; its base directory is `server.base`."""
+    base = tmp_path_factory.mktemp("e2e_base")
+    proc, url = start_server(base)
+    yield type("Server", (), {"url": url, "base": base})
+    stop_server(proc)
+
+
+class Canvas:
+    """A page showing the canvas, with the few gestures the tests need."""
+
+    def __init__(self, page, url: str):
+        self.page = page
+        self.url = url
+        self.errors: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self) -> "Canvas":
+        self.page.goto(self.url + "/")
+        self.page.wait_for_selector("body[data-ready=true]", timeout=20000)
+        return self
+
+    def node(self, type_: str, nth: int = 0):
+        return self.page.locator(f".dl-node[data-node-type='{type_}']").nth(nth)
+
+    def node_count(self) -> int:
+        return self.page.locator(".dl-node").count()
+
+    def search_add(self, query: str, at: tuple[int, int]) -> None:
+        """Double-clicks the empty canvas at `at`, types the query and picks the first hit."""
+        self.page.mouse.dblclick(*at)
+        box = self.page.locator(".dl-search-input")
+        box.wait_for()
+        box.fill(query)
+        self.page.keyboard.press("Enter")
+
+    def handle(self, node_locator, handle_id: str):
+        return node_locator.locator(f".react-flow__handle[data-handleid='{handle_id}']")
+
+    def drag(self, source, target: tuple[float, float]) -> None:
+        box = source.bounding_box()
+        self.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        self.page.mouse.down()
+        self.page.mouse.move(*target, steps=12)
+        self.page.mouse.up()
+
+    def drag_to(self, source, dest) -> None:
+        box = dest.bounding_box()
+        self.drag(source, (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+
+    def set_number(self, node_locator, name: str, value: int) -> None:
+        node_locator.locator(f".dl-widget-row[data-input='{name}'] .dl-number-body").click()
+        field = node_locator.locator(f".dl-widget-row[data-input='{name}'] input")
+        field.fill(str(value))
+        field.press("Enter")
+
+    def drop_file(self, name: str, data: bytes, mime: str) -> None:
+        """Drops a file on the canvas as a user dragging it from the desktop would."""
+        transfer = self.page.evaluate_handle(
+            """([name, bytes, mime]) => { const dt = new DataTransfer();
+                 dt.items.add(new File([new Uint8Array(bytes)], name, { type: mime })); return dt; }""",
+            [name, list(data), mime])
+        self.page.dispatch_event(".dl-canvas", "drop", {"dataTransfer": transfer})
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def canvas(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield Canvas(page, server.url).open()
+    context.close()
