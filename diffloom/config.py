@@ -31,6 +31,7 @@ class ServerConfig:
     enable_cors_header: str | None = None
     max_upload_size_mb: float = 100.0
     disable_all_custom_nodes: bool = False
+    whitelist_custom_nodes: list[str] = field(default_factory=list)  # still loaded with --disable-all-custom-nodes
     auto_launch: bool = False
     verbose: str = "INFO"
     auth_token: str | None = None
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN")
     p.add_argument("--max-upload-size", type=float, default=100.0, metavar="MB")
     p.add_argument("--disable-all-custom-nodes", action="store_true")
+    p.add_argument("--whitelist-custom-nodes", nargs="+", default=[], metavar="NAME",
+                   help="packs still loaded with --disable-all-custom-nodes")
     p.add_argument("--auto-launch", action="store_true")
     p.add_argument("--disable-auto-launch", action="store_true")
     p.add_argument("--verbose", nargs="?", const="DEBUG", default="INFO",
@@ -124,7 +127,7 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         cache_ram_gb=args.cache_ram if args.cache_ram is not None else 4.0,
         preview_method=args.preview_method, preview_size=args.preview_size,
         enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
-        disable_all_custom_nodes=args.disable_all_custom_nodes,
+        disable_all_custom_nodes=args.disable_all_custom_nodes, whitelist_custom_nodes=args.whitelist_custom_nodes,
         auto_launch=args.auto_launch and not args.disable_auto_launch, verbose=args.verbose,
         auth_token=args.auth_token or environ.get(AUTH_TOKEN_ENV) or None, no_auth_token=args.no_auth_token,
         default_hashing_function=args.default_hashing_function, dont_print_server=args.dont_print_server)

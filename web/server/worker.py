@@ -29,6 +29,7 @@ class QueueWorker:
         self.current: QueueItem | None = None
         self.current_client: str | None = None
         self.last_node: str | None = None
+        self.preview_method = state.config.preview_method
         self._executor = None
         self._free = {"unload_models": False, "free_memory": False}
         self._stop = threading.Event()
@@ -81,6 +82,9 @@ class QueueWorker:
 
     def _run(self, item: QueueItem) -> None:
         self.current, self.current_client, self.last_node = item, item.extra_data.get("client_id"), None
+        # a prompt's own preview_method (the front end sends one) wins over --preview-method, unless "default"
+        wanted = item.extra_data.get("preview_method")
+        self.preview_method = wanted if wanted not in (None, "default") else self.state.config.preview_method
         extra_data = {**item.extra_data, **item.sensitive}
         try:
             result = self.executor.execute(copy.deepcopy(item.prompt), item.prompt_id, extra_data, item.outputs)
@@ -99,6 +103,8 @@ class QueueWorker:
     def _emit(self, event: str, data: dict) -> None:
         """Executor events (worker thread) → the prompt's client; previews are encoded here, off the event loop."""
         if event == "preview_image":
+            if self.preview_method == "none":
+                return
             metadata = {"node_id": data.get("node"), "prompt_id": data.get("prompt_id"),
                         "display_node_id": data.get("display_node"), "parent_node_id": data.get("parent_node"),
                         "real_node_id": data.get("real_node_id", data.get("node"))}

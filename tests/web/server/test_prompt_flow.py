@@ -87,7 +87,7 @@ async def test_second_identical_prompt_is_served_from_the_cache(server):
 
 
 async def test_previews_arrive_as_binary_frames_resized(make_server):
-    server = await make_server(preview_size=16)
+    server = await make_server(preview_size=16, preview_method="auto")
     plain = await connect(server, "plain")
     rich = await connect(server, "rich", flags={"supports_preview_metadata": True})
     for ws, client in ((plain, "plain"), (rich, "rich")):
@@ -107,6 +107,15 @@ async def test_previews_arrive_as_binary_frames_resized(make_server):
         assert image.size == (16, 8)  # 64×32 fitted into 16×16
     await plain.close()
     await rich.close()
+
+
+async def test_preview_method_none_by_default_and_per_prompt_override(server):
+    ws = await connect(server, "p")
+    quiet = await queue(server, save_prompt(1, slow_steps=2), client_id="p")
+    assert (await watch(ws, quiet))[1] == []
+    loud = await queue(server, save_prompt(2, slow_steps=2), client_id="p", extra_data={"preview_method": "auto"})
+    assert len((await watch(ws, loud))[1]) == 2
+    await ws.close()
 
 
 async def test_execution_messages_reach_only_the_prompts_client(server):
