@@ -19,11 +19,17 @@ class UsageError(ValueError):
 
 
 def _registry(registry: Any = None) -> Any:
+    """The built-in nodes plus the custom node packs of the `custom_nodes` folders."""
     if registry is not None:
         return registry
     from nodes.registry import NodeRegistry
 
-    return NodeRegistry.builtin()
+    registry = NodeRegistry.builtin()
+    try:
+        return registry.with_plugins()
+    except Exception as error:  # noqa: BLE001 - a broken plugin setup must not stop built-in workflows
+        print(f"warning: custom nodes not loaded ({type(error).__name__}: {error})", file=sys.stderr)
+        return registry
 
 
 def to_prompt(path: str, registry: Any) -> dict:
@@ -125,6 +131,7 @@ def run(workflow: str, output_dir: str | None = None, overrides: list[str] | Non
     from executor.engine import Executor
 
     out, err = out or sys.stdout, err or sys.stderr
+    resolved_output = _configure_output(output_dir) if output_dir else None
     try:
         registry = _registry(registry)
         prompt = to_prompt(workflow, registry)
@@ -138,7 +145,6 @@ def run(workflow: str, output_dir: str | None = None, overrides: list[str] | Non
         print(describe(checked), file=err)
         if not checked.ok:
             return 1
-    resolved_output = _configure_output(output_dir) if output_dir else None
     display = _ProgressDisplay(prompt, err)
     executor = Executor(registry.classes, emit=display)
     try:

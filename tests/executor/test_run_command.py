@@ -91,3 +91,19 @@ def test_node_error_exits_non_zero(tmp_path):
     code, out, err = invoke(run, write(tmp_path, failing), output_dir=str(tmp_path))
     assert code == 1
     assert "error in node 2 (Fail): RuntimeError: refusing 4" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_per_node_on_a_terminal(tmp_path):
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 1}},
+              "2": {"class_type": "Steps", "inputs": {"value": ["1", 0], "steps": 4}},
+              "3": {"class_type": "SaveText", "inputs": {"value": ["2", 0], "filename_prefix": "bar"}}}
+    out, err = io.StringIO(), Terminal()
+    code = run(write(tmp_path, prompt), output_dir=str(tmp_path), registry=Registry(), out=out, err=err)
+    assert code == 0
+    bars = err.getvalue()
+    assert "#2 Steps" in bars and "4/4" in bars and "#1 Const" in bars and "#3 SaveText" in bars
