@@ -102,7 +102,6 @@ class PluginServer:
         self.routes = PluginRouteTable()
         self.app = None
         self.loop = None
-        self.last_node_id: str | None = None
         self._send_sync: Callable[[str, Any, str | None], None] | None = None
         self._client_id: Callable[[], str | None] = lambda: None
         self._send_progress_text: Callable[[str, str, str | None], None] | None = None
