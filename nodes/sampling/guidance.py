@@ -1,0 +1,303 @@
+"""Classifier-free guidance and conditioning evaluation: areas, masks, timestep ranges, batched UNet calls (§7.5).
+
+A CONDITIONING side is a list of `[cond, options]` entries. Each entry predicts the clean latent over its area,
+weighted by strength × mask (areas without a mask get an 8-latent-pixel feather at inner edges); the predictions
+of one side are averaged by weight. Entries of both sides with compatible shapes go through one UNet call.
+
+ControlNet hook: an entry's `control` option, if set, is an object with
+`get_control(x_noisy, sigma, cond, n_chunks) -> {"down": [...], "mid": tensor} | None`, called once per batched
+UNet call (`cond` holds the batched `context`, `extras`, `timestep` and the scaled input `x_in`); optional
+`pre_run(model)` and `cleanup()` are called around a sampling run. Entries sharing a control object batch together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+
+FEATHER = 8  # latent pixels of linear fade at the inner edges of an area without mask
+
+
+@dataclass
+class Cond:
+    """One conditioning entry made ready for a sampling run (areas in latent units (h, w, y, x))."""
+
+    context: torch.Tensor
+    extras: dict
+    area: tuple | None = None
+    strength: float = 1.0
+    mask: torch.Tensor | None = None
+    mask_strength: float = 1.0
+    sigma_start: float | None = None  # inactive while σ > sigma_start
+    sigma_end: float | None = None  # inactive while σ < sigma_end
+    control: object | None = None
+    control_apply_to_uncond: bool = False
+
+
+@dataclass
+class Piece:
+    """What one Cond contributes at one model call: its (cropped) input and per-pixel weight."""
+
+    cond: Cond
+    side: int
+    x: torch.Tensor
+    mult: torch.Tensor
+    extras: dict = field(default_factory=dict)
+
+
+def _mask_bounds(mask: torch.Tensor) -> tuple[int, int, int, int]:
+    """`set_area_to_bounds`: the bounding box of the mask (union over the batch) as an area, at least 8×8."""
+    bounds = mask.abs().amax(dim=0)
+    if not bool((bounds != 0).any()):
+        return (8, 8, 0, 0)  # an empty mask makes the entry a no-op anyway; keep the call small
+    ys, xs = torch.where(bounds != 0)
+    y, x = int(ys.min()), int(xs.min())
+    return (max(8, int(ys.max()) - y + 1), max(8, int(xs.max()) - x + 1), y, x)
+
+
+def _resolve_area(area, height: int, width: int) -> tuple:
+    if area[0] == "percentage":
+        h, w, y, x = area[1:]
+        return (max(1, round(h * height)), max(1, round(w * width)), round(y * height), round(x * width))
+    return tuple(int(v) for v in area)
+
+
+def prepare_side(model, conditioning, latent_shape, side: str, extra_options: dict | None = None) -> list[Cond]:
+    """Resolve percentage areas, resize masks, turn percent ranges into σ ranges and compute the UNet extras."""
+    if not isinstance(conditioning, (list, tuple)):
+        raise TypeError(f"{side} conditioning must be a CONDITIONING list, got {type(conditioning).__name__}")
+    height, width = latent_shape[-2:]
+    ms = model.model_sampling
+    prepared = []
+    for entry in conditioning:
+        context, options = entry[0], dict(entry[1])
+        area = _resolve_area(options["area"], height, width) if "area" in options else None
+        mask = options.get("mask")
+        if mask is not None:
+            mask = mask.float()
+            if mask.ndim == 2:
+                mask = mask.unsqueeze(0)
+            if tuple(mask.shape[-2:]) != (height, width):
+                mask = F.interpolate(mask.unsqueeze(1), size=(height, width), mode="bilinear").squeeze(1)
+            if options.get("set_area_to_bounds", False):
+                area = _mask_bounds(mask)
+        start, end = options.get("start_percent"), options.get("end_percent")
+        extras = model.extra_conds({**options, "prompt_type": side, **(extra_options or {})}, latent_shape)
+        prepared.append(Cond(
+            context=context, extras=extras, area=area, strength=float(options.get("strength", 1.0)), mask=mask,
+            mask_strength=float(options.get("mask_strength", 1.0)),
+            sigma_start=ms.percent_to_sigma(start) if start is not None else None,
+            sigma_end=ms.percent_to_sigma(end) if end is not None else None,
+            control=options.get("control"), control_apply_to_uncond=options.get("control_apply_to_uncond", False)))
+    return prepared
+
+
+def _area_size(area) -> int:
+    return area[0] * area[1]
+
+
+def _inside(inner, outer) -> bool:
+    return (inner[2] >= outer[2] and inner[3] >= outer[3] and inner[0] + inner[2] <= outer[0] + outer[2]
+            and inner[1] + inner[3] <= outer[1] + outer[3])
+
+
+def add_opposite_areas(sides: list[list[Cond]]) -> None:
+    """Give every area entry a twin on the other side (same area, weights and range) that carries the text of
+    the smallest entry there covering it, so both sides of CFG are averaged over the same regions."""
+    for i, side in enumerate(sides):
+        for cond in list(side):
+            if cond.area is None:
+                continue
+            for j, other in enumerate(sides):
+                if i == j:
+                    continue
+                smallest = None
+                for candidate in other:
+                    if candidate.area is None:
+                        smallest = smallest or candidate
+                    elif _inside(cond.area, candidate.area) and (
+                            smallest is None or smallest.area is None
+                            or _area_size(smallest.area) > _area_size(candidate.area)):
+                        smallest = candidate
+                if smallest is None or smallest.area == cond.area:
+                    continue
+                other.append(replace(cond, context=smallest.context, extras=smallest.extras))
+
+
+def share_control_with_uncond(positive: list[Cond], negative: list[Cond]) -> None:
+    """ControlNets applied "to both" (control_apply_to_uncond) reach negative entries that have none."""
+    controls = [c.control for c in positive if c.area is None and c.control is not None and c.control_apply_to_uncond]
+    if not controls or any(c.area is None and c.control is not None for c in negative):
+        return
+    targets = [k for k, c in enumerate(negative) if c.area is None and c.control is None]
+    for n, control in enumerate(controls):
+        if targets:
+            k = targets[n % len(targets)]
+            negative[k] = replace(negative[k], control=control)
+
+
+def _piece(cond: Cond, side: int, x: torch.Tensor, sigma: float) -> Piece | None:
+    if cond.sigma_start is not None and sigma > cond.sigma_start:
+        return None
+    if cond.sigma_end is not None and sigma < cond.sigma_end:
+        return None
+    batch, channels, height, width = x.shape
+    x_in, area = x, None
+    if cond.area is not None:
+        h, w, y, x0 = cond.area
+        area = (min(height - y, h), min(width - x0, w), y, x0)
+        x_in = x[:, :, y:y + area[0], x0:x0 + area[1]]
+    if cond.mask is not None:
+        mask = cond.mask[:batch].to(x)
+        if area is not None:
+            mask = mask[:, area[2]:area[2] + area[0], area[3]:area[3] + area[1]]
+        mask = mask * cond.mask_strength
+        mult = mask.unsqueeze(1).repeat(batch // mask.shape[0], channels, 1, 1) * cond.strength
+    else:
+        mult = torch.ones_like(x_in) * cond.strength
+        if area is not None:
+            _feather(mult, area, height, width)
+    extras = {k: _fit_extra(v, batch, area, height, width) for k, v in cond.extras.items()}
+    return Piece(cond=replace(cond, area=area), side=side, x=x_in, mult=mult, extras=extras)
+
+
+def _feather(mult: torch.Tensor, area, height: int, width: int) -> None:
+    """Fade the weight linearly over FEATHER latent pixels at the area's inner edges (in place)."""
+    for dim, size, offset, full in ((2, area[0], area[2], height), (3, area[1], area[3], width)):
+        ramp = min(FEATHER, mult.shape[dim] // 4)
+        for t in range(ramp):
+            if offset != 0:
+                mult.narrow(dim, t, 1).mul_((t + 1) / ramp)
+            if size + offset < full:
+                mult.narrow(dim, size - 1 - t, 1).mul_((t + 1) / ramp)
+
+
+def _fit_extra(value: torch.Tensor, batch: int, area, height: int, width: int) -> torch.Tensor:
+    """Repeat a per-entry UNet extra to the batch; spatial ones (inpainting concat) are cropped to the area."""
+    if value.shape[0] != batch:
+        value = value.repeat(math.ceil(batch / value.shape[0]), *([1] * (value.ndim - 1)))[:batch]
+    if area is not None and value.ndim == 4 and tuple(value.shape[-2:]) == (height, width):
+        value = value[:, :, area[2]:area[2] + area[0], area[3]:area[3] + area[1]]
+    return value
+
+
+def _batchable(a: Piece, b: Piece) -> bool:
+    if a.x.shape != b.x.shape or a.cond.control is not b.cond.control:
+        return False
+    ca, cb = a.cond.context, b.cond.context
+    if ca.shape[0] != cb.shape[0] or ca.shape[2] != cb.shape[2]:
+        return False
+    if math.lcm(ca.shape[1], cb.shape[1]) // min(ca.shape[1], cb.shape[1]) > 4:
+        return False  # padding by repetition beyond 4× costs more than a second call
+    return a.extras.keys() == b.extras.keys() and all(a.extras[k].shape == b.extras[k].shape for k in a.extras)
+
+
+def _batched_context(pieces: list[Piece]) -> torch.Tensor:
+    """Contexts of different token counts are repeated to their LCM: attention over repeated keys is unchanged."""
+    lengths = [p.cond.context.shape[1] for p in pieces]
+    target = math.lcm(*lengths)
+    return torch.cat([p.cond.context.repeat(p.x.shape[0], target // p.cond.context.shape[1], 1) for p in pieces])
+
+
+def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] | None]) -> list[torch.Tensor]:
+    """The weighted-average denoised prediction of each side at (x, σ), batching compatible entries."""
+    ms = model.model_sampling
+    sigma_value = float(sigma)
+    outputs = [torch.zeros_like(x) for _ in sides]
+    weights = [torch.full_like(x, 1e-37) for _ in sides]
+    pending = [p for i, side in enumerate(sides) if side is not None
+               for c in side if (p := _piece(c, i, x, sigma_value)) is not None]
+    while pending:
+        # like ComfyUI, the batch is taken in reverse order (so CFG's batch is [uncond, cond])
+        batch = [p for p in pending if _batchable(p, pending[0])][::-1]
+        pending = [p for p in pending if all(p is not b for b in batch)]
+        x_batch = torch.cat([p.x for p in batch])
+        sigma_batch = sigma.reshape(1).to(x).expand(x_batch.shape[0])
+        context = _batched_context(batch)
+        extras = {k: torch.cat([p.extras[k] for p in batch]) for k in batch[0].extras}
+        timestep = ms.timestep(sigma_batch).float()
+        x_in = ms.calculate_input(sigma_batch, x_batch)
+        control = batch[0].cond.control
+        residuals = None
+        if control is not None:
+            residuals = control.get_control(x_batch, sigma_batch, {"context": context, "extras": extras,
+                                                                   "timestep": timestep, "x_in": x_in}, len(batch))
+        output = model.unet_forward(x_in, timestep, context, extras, control=residuals)
+        denoised = ms.calculate_denoised(sigma_batch, output.to(x_batch), x_batch)
+        for piece, chunk in zip(batch, denoised.split([p.x.shape[0] for p in batch])):
+            out, weight = outputs[piece.side], weights[piece.side]
+            if piece.cond.area is not None:
+                h, w, y, x0 = piece.cond.area
+                out, weight = out[:, :, y:y + h, x0:x0 + w], weight[:, :, y:y + h, x0:x0 + w]
+            out += chunk * piece.mult
+            weight += piece.mult
+    return [out / weight for out, weight in zip(outputs, weights)]
+
+
+class Guider:
+    """The GUIDER type: a model with named conditioning sides and a CFG scale; called as a denoiser."""
+
+    def __init__(self, model, cfg: float = 1.0, **sides):
+        self.model = model
+        self.cfg = float(cfg)
+        self.original = sides  # name -> CONDITIONING ("positive", "negative")
+        self.prepared: dict[str, list[Cond]] = {}
+
+    def set_cfg(self, cfg: float) -> None:
+        self.cfg = float(cfg)
+
+    @property
+    def model_options(self) -> dict:
+        return getattr(self.model, "model_options", None) or {}
+
+    def prepare(self, latent_shape, extra_options: dict | None = None) -> None:
+        """Make the conditioning ready for a latent of `latent_shape` (called once per sampling run)."""
+        self.prepared = {name: prepare_side(self.model, cond, latent_shape, name, extra_options)
+                         for name, cond in self.original.items() if cond is not None}
+        add_opposite_areas(list(self.prepared.values()))
+        if "positive" in self.prepared and "negative" in self.prepared:
+            share_control_with_uncond(self.prepared["positive"], self.prepared["negative"])
+
+    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, seed=None):
+        """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample`); returns the raw samples."""
+        from nodes.sampling.sample import sample
+
+        return sample(self, noise, latent_image, sampler, sigmas, denoise_mask, seed)[0]
+
+    def controls(self) -> list:
+        seen = []
+        for side in self.prepared.values():
+            for cond in side:
+                if cond.control is not None and all(cond.control is not s for s in seen):
+                    seen.append(cond.control)
+        return seen
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        positive, negative = self.prepared.get("positive"), self.prepared.get("negative")
+        options = self.model_options
+        skip_uncond = negative is None or (math.isclose(self.cfg, 1.0)
+                                           and not options.get("disable_cfg1_optimization", False))
+        cond_pred, uncond_pred = predict(self.model, x, sigma, [positive, None if skip_uncond else negative])
+        if "sampler_cfg_function" in options:
+            args = {"cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": self.cfg, "timestep": sigma,
+                    "input": x, "sigma": sigma, "cond_denoised": cond_pred, "uncond_denoised": uncond_pred,
+                    "model": self.model, "model_options": options}
+            result = x - options["sampler_cfg_function"](args)
+        else:
+            result = uncond_pred + (cond_pred - uncond_pred) * self.cfg
+        for post in options.get("sampler_post_cfg_function", []):
+            result = post({"denoised": result, "cond": positive, "uncond": negative, "model": self.model,
+                           "uncond_denoised": uncond_pred, "cond_denoised": cond_pred, "sigma": sigma,
+                           "model_options": options, "input": x, "cond_scale": self.cfg})
+        return result
+
+
+def cfg_guider(model, positive, negative, cfg: float) -> Guider:
+    return Guider(model, cfg, positive=positive, negative=negative)
+
+
+def basic_guider(model, conditioning) -> Guider:
+    return Guider(model, 1.0, positive=conditioning)

@@ -1,0 +1,14 @@
+"""Sampler and scheduler names for node combos, importable without torch (the node modules need them early)."""
+
+# ComfyUI's sampler order (spec §7.1), restricted to the samplers implemented in nodes.sampling.samplers: a
+# name we do not implement is absent, never silently replaced by another sampler.
+SAMPLER_NAMES = (
+    "euler", "euler_ancestral", "heun", "heunpp2", "dpm_2", "dpm_2_ancestral", "lms", "dpm_fast", "dpm_adaptive",
+    "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_gpu",
+    "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu", "dpmpp_3m_sde", "dpmpp_3m_sde_gpu", "ddpm", "lcm", "ipndm", "deis",
+    "ddim", "uni_pc", "uni_pc_bh2",
+)
+
+# In combo order: `simple` first, hence the default of every scheduler widget.
+SCHEDULER_NAMES = ("simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
+                   "linear_quadratic", "kl_optimal")
