@@ -110,3 +110,27 @@ def test_settings_from_comfyui_flags():
         assert "fast" in str(error)
     else:
         raise AssertionError("unknown mode accepted")
+
+
+def test_ram_mode_evicts_while_memory_is_low(monkeypatch):
+    import executor.cache as cache_module
+
+    available = {"bytes": 10 << 30}
+    monkeypatch.setattr(cache_module, "available_ram", lambda: available["bytes"])
+    cache = OutputCache(CacheSettings(mode="ram", ram_threshold_gb=4.0))
+    cache.begin_prompt(set())
+    cache.set("small", [["x" * 10]], None)
+    cache.set("big", [["x" * 1000]], None)
+    assert set(cache.entries) == {"small", "big"}
+    available["bytes"] = 1 << 30  # below the threshold: the biggest (score = age x size) goes first
+
+    collections = []
+
+    def collect():  # the first collection frees nothing; the one after the first eviction frees enough
+        collections.append(1)
+        if len(collections) == 2:
+            available["bytes"] = 5 << 30
+
+    monkeypatch.setattr(cache_module.gc, "collect", collect)
+    cache.set("tiny", [[1]], None)
+    assert "big" not in cache.entries and "small" in cache.entries

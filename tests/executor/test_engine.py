@@ -336,3 +336,46 @@ def test_classes_may_change_between_prompts(recorder):
     classes["Const"] = Const2  # a plugin reload: new class object, same name
     result = recorder.run(prompt)
     assert result.outputs["3"] == {"values": [110]} and "1" in result.ran
+
+
+def test_while_loop_copies_its_body_by_expansion(recorder):
+    """The pattern of ComfyUI's while-loop nodes: the closing node expands into the body plus a copy of itself."""
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 0}},
+              "2": {"class_type": "LoopOpen", "inputs": {"value": ["1", 0], "remaining": 3}},
+              "3": {"class_type": "Add", "inputs": {"a": ["2", 1], "b": 2}},
+              "4": {"class_type": "LoopClose", "inputs": {"flow_control": ["2", 0], "value": ["3", 0],
+                                                           "remaining": ["2", 2]}},
+              "5": {"class_type": "Output", "inputs": {"value": ["4", 0]}}}
+    result = recorder.run(prompt)
+    assert result.outputs["5"] == {"values": [8]}  # 0 + 2, then three more rounds of + 2
+    assert [kw["remaining"] for name, kw in testnodes.CALLS if name == "LoopClose"] == [3, 2, 1, 0]
+    # every expanded node is shown on the node it copies
+    assert {e["display_node"] for e in recorder.of("executing")} == {"1", "2", "3", "4", "5"}
+    assert recorder.run(prompt).ran == []
+    prompt["3"]["inputs"]["b"] = 5
+    assert recorder.run(prompt).outputs["5"] == {"values": [20]}
+
+
+def test_blocking_is_per_list_item(recorder):
+    prompt = {"1": {"class_type": "Range", "inputs": {"count": 5}},
+              "2": {"class_type": "BlockOdd", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "Add", "inputs": {"a": ["2", 0], "b": 100}},
+              "4": {"class_type": "Output", "inputs": {"value": ["3", 0]}},
+              "5": {"class_type": "SumList", "inputs": {"values": ["2", 0]}},
+              "6": {"class_type": "Output", "inputs": {"value": ["5", 0]}}}
+    result = recorder.run(prompt)
+    assert result.success
+    assert result.outputs["4"] == {"values": [100, 102, 104]}
+    assert [kw["a"] for name, kw in testnodes.CALLS if name == "Add"] == [0, 2, 4]
+    assert "6" not in result.outputs  # a list-consuming node is blocked by any blocked item
+    assert recorder.of("execution_error") == []  # blockers without a message stay silent
+
+
+def test_interrupt_reaches_async_nodes(recorder):
+    prompt = {"1": {"class_type": "AsyncSleep", "inputs": {"value": 1, "seconds": 0.2}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    timer = threading.Timer(0.05, recorder.executor.interrupt)
+    timer.start()
+    result = recorder.run(prompt)
+    timer.join()
+    assert result.interrupted  # raised by progress.report inside the task

@@ -177,3 +177,14 @@ def test_long_chain_validates_without_recursion_limits():
 def test_describe_names_node_input_and_problem():
     result = validate_prompt({"1": {"class_type": "Output", "inputs": {}}}, CLASSES)
     assert "node 1 (Output): Required input is missing: value" in describe(result)
+
+
+def test_validate_inputs_with_kwargs_skips_builtin_checks_and_may_be_async():
+    prompt = {"1": {"class_type": "Loose", "inputs": {"value": 7, "mode": "zzz"}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    assert validate_prompt(prompt, CLASSES).ok
+    prompt["1"]["inputs"]["value"] = 13
+    errors = validate_prompt(prompt, CLASSES).node_errors["1"]["errors"]
+    # one entry per argument VALIDATE_INPUTS received, as ComfyUI reports it
+    assert [(e["type"], e["details"]) for e in errors] == [("custom_validation_failed", "value - unlucky"),
+                                                           ("custom_validation_failed", "mode - unlucky")]

@@ -402,3 +402,102 @@ class AsyncFail:
 
 
 NODE_CLASS_MAPPINGS.update({"BadExpansion": BadExpansion, "Describe": Describe, "AsyncFail": AsyncFail})
+
+
+class LoopOpen:
+    """Start of a while loop: passes its value on, with how many rounds remain."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True}), "remaining": ("INT", {"default": 3, "min": 0})}}
+
+    RETURN_TYPES = ("FLOW_CONTROL", "INT", "INT")
+    RETURN_NAMES = ("flow_control", "value", "remaining")
+    FUNCTION = "run"
+
+    def run(self, value, remaining):
+        return ("open", value, remaining)
+
+
+class LoopClose:
+    """End of a while loop: while rounds remain, expands into a fresh copy of the body from LoopOpen to itself."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"flow_control": ("FLOW_CONTROL", {"rawLink": True}),
+                             "value": ("INT", {"forceInput": True}), "remaining": ("INT", {"forceInput": True})},
+                "hidden": {"dynprompt": "DYNPROMPT", "unique_id": "UNIQUE_ID"}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, flow_control, value, remaining, dynprompt, unique_id):
+        record("LoopClose", value=value, remaining=remaining)
+        if remaining <= 0:
+            return (value,)
+        body = self._body(dynprompt, flow_control[0], unique_id)
+        graph = GraphBuilder()
+        copies = {node_id: graph.node(dynprompt.get_node(node_id)["class_type"],
+                                      "again" if node_id == unique_id else node_id) for node_id in body}
+        for node_id, copy in copies.items():
+            copy.set_override_display_id(node_id)
+            for name, value_in in dynprompt.get_node(node_id)["inputs"].items():
+                linked_inside = isinstance(value_in, list) and len(value_in) == 2 and value_in[0] in copies
+                copy.set_input(name, copies[value_in[0]].out(value_in[1]) if linked_inside else value_in)
+        copies[flow_control[0]].set_input("value", value)
+        copies[flow_control[0]].set_input("remaining", remaining - 1)
+        return {"result": (copies[unique_id].out(0),), "expand": graph.finalize()}
+
+    @staticmethod
+    def _body(dynprompt, open_id: str, close_id: str) -> list[str]:
+        """The nodes on some path from the open node to this one (both included)."""
+        depends: dict[str, bool] = {open_id: True}
+
+        def reaches_open(node_id: str) -> bool:
+            if node_id not in depends:
+                depends[node_id] = False
+                producers = [v[0] for v in dynprompt.get_node(node_id)["inputs"].values()
+                             if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)]
+                depends[node_id] = any([reaches_open(p) for p in producers])
+            return depends[node_id]
+
+        reaches_open(close_id)
+        return [node_id for node_id, inside in depends.items() if inside]
+
+
+NODE_CLASS_MAPPINGS.update({"LoopOpen": LoopOpen, "LoopClose": LoopClose})
+
+
+class BlockOdd:
+    """Blocks odd items of a list, one item at a time."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value):
+        return (ExecutionBlocker(None) if value % 2 else value,)
+
+
+class Loose:
+    """VALIDATE_INPUTS taking **kwargs: no min/max/list checks by the executor; async, too."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0, "min": 0, "max": 1}), "mode": (["a", "b"],)}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    async def VALIDATE_INPUTS(cls, **kwargs):
+        return kwargs["value"] != 13 or "unlucky"
+
+    def run(self, value, mode):
+        return (value,)
+
+
+NODE_CLASS_MAPPINGS.update({"BlockOdd": BlockOdd, "Loose": Loose})
