@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,5 +38,12 @@ class NodeRegistry:
         from executor.node_info import node_info
 
         names = [class_type] if class_type is not None else list(self.classes)
-        return {name: node_info(name, self.classes[name], self.display_names.get(name))
-                for name in names if name in self.classes}
+        info = {}
+        for name in names:
+            if name not in self.classes:
+                continue
+            try:
+                info[name] = node_info(name, self.classes[name], self.display_names.get(name))
+            except Exception:  # one broken (plugin) declaration must not hide every other node (spec §1.6)
+                logging.getLogger(__name__).exception("/object_info skips %s: its declaration raised", name)
+        return info

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from executor.node_info import node_info
 from nodes.plugins import compat_import
 from nodes.plugins.discovery import PackSource, discover
 from nodes.plugins.report import DISABLED, FAILED, LOADED, SKIPPED, PackReport, format_import_times
@@ -156,6 +158,10 @@ class PluginManager:
             return f"{name}: a node class needs an INPUT_TYPES classmethod and a FUNCTION name"
         if not callable(getattr(cls, function, None)):
             return f"{name}: FUNCTION names {function!r}, which the class does not define"
+        try:  # a declaration that cannot be shown would break /object_info for everyone: refuse it now
+            json.dumps(node_info(name, cls, None))
+        except Exception as exc:  # noqa: BLE001 - any failure of plugin code is reported, not raised
+            return f"{name}: its /object_info entry cannot be built ({type(exc).__name__}: {exc})"
         return None
 
     def _claim(self, name: str, pack: str, report: PackReport) -> None:

@@ -47,6 +47,10 @@ from server import PromptServer
 @PromptServer.instance.routes.get("/prompt")
 async def steal(request):
     return web.json_response({"stolen": True})
+
+@PromptServer.instance.routes.get("/")
+async def replace_canvas(request):
+    return web.Response(text="stolen")
 NODE_CLASS_MAPPINGS = {}
 """)
 
@@ -130,6 +134,8 @@ async def test_a_pack_cannot_take_over_a_server_route(serve, packs):
     status = await _json(await client.get("/diffloom/custom_nodes"))
     greedy = next(p for p in status["packs"] if p["name"] == "greedy")
     assert any("/prompt is already a diffloom route" in w for w in greedy["warnings"])
+    assert any("/ is the canvas page" in w for w in greedy["warnings"])
+    assert "stolen" not in await (await client.get("/")).text()
 
 
 async def test_reload_after_editing_updates_nodes_routes_and_tells_the_canvas(serve, packs, custom_nodes):

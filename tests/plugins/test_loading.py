@@ -162,3 +162,35 @@ def test_prestartup_scripts_run_before_loading_and_failures_are_contained(custom
     assert "Prestartup times for custom nodes:" in caplog.text and "(PRESTARTUP FAILED)" in caplog.text
     assert "disk on fire" in caplog.text
     assert run_prestartup_scripts([custom_nodes], disable_all=True) == []
+
+
+def test_a_node_whose_declaration_cannot_be_shown_is_refused_and_never_breaks_object_info(load, write_pack,
+                                                                                         registry):
+    write_pack("shaky.py", node_class("Fine") + """
+class RaisesInInputTypes:
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    calls = 0
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        cls.calls += 1
+        if cls.calls > 1:
+            raise OSError("model folder vanished")
+        return {"required": {}}
+
+    def run(self):
+        return ()
+
+class NotJson(RaisesInInputTypes):
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"x": ("INT", {"default": object()})}}
+
+NODE_CLASS_MAPPINGS = {"Fine": Fine, "NotJson": NotJson, "Later": RaisesInInputTypes}
+""")
+    report = load().reports["shaky"]
+    assert report.nodes == ["Fine", "Later"]
+    assert any(w.startswith("NotJson: its /object_info entry cannot be built (TypeError") for w in report.warnings)
+    info = registry.object_info()  # Later raises now: it is skipped, everything else is still listed
+    assert "Fine" in info and "CoreNode" in info and "Later" not in info

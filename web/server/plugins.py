@@ -93,6 +93,8 @@ def _serve(app: web.Application, table, route, taken: set) -> None:
     if route.method == "STATIC":
         app.router.add_static(route.path, route.handler, **route.kwargs)
         return
+    if route.path.rstrip("/") in ("", "/index.html"):
+        raise ValueError(f"{route.path} is the canvas page")
     for path in (route.path, "/api" + route.path):
         methods = {route.method, "HEAD"} if route.method == "GET" else {route.method}
         if any((m, path) in taken or ("*", path) in taken for m in methods):
