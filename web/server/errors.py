@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -32,9 +33,23 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
             raise BadRequest("Request body is empty", "expected a JSON body", error_type="invalid_json")
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Request body is not valid JSON", str(exc), error_type="invalid_json")
+    except RecursionError:
+        raise BadRequest("Request body is not valid JSON", "nested too deeply", error_type="invalid_json")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """JSON has no infinities: a float that overflows (1e999) is refused, not stored as Infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
 
 
 async def read_json_object(request: web.Request, *, required: bool = True) -> dict:

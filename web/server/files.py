@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -40,11 +41,16 @@ def safe_content_type(name: str) -> str:
     return guessed if guessed in _INLINE_TYPES else "application/octet-stream"
 
 
-def file_response(path: Path, download_name: str | None = None) -> web.FileResponse:
+def content_disposition(name: str, attachment: bool = False) -> str:
+    """`filename="…"` that is always a valid header (no quotes, controls or non-ASCII), plus RFC 5987 if needed."""
+    plain = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    value = f'{"attachment" if attachment else "inline"}; filename="{plain}"'
+    return value if plain == name else value + f"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def file_response(path: Path) -> web.FileResponse:
     """A file with a safe content type, `nosniff` and a sandboxing CSP; non-inline types download."""
     content_type = safe_content_type(path.name)
-    name = (download_name or path.name).replace('"', "")
-    disposition = "attachment" if content_type == "application/octet-stream" else "inline"
     headers = {**SAFE_FILE_HEADERS, "Content-Type": content_type,
-               "Content-Disposition": f'{disposition}; filename="{name}"'}
+               "Content-Disposition": content_disposition(path.name, content_type == "application/octet-stream")}
     return web.FileResponse(path, headers=headers)

@@ -11,9 +11,10 @@ import struct
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from web.server.errors import BadRequest
-from web.server.files import SAFE_FILE_HEADERS, confined, file_response
+from web.server.files import SAFE_FILE_HEADERS, confined, content_disposition, file_response
 from web.server.state import state_of
 
 routes = web.RouteTableDef()
@@ -39,7 +40,7 @@ def _type_dir(request: web.Request, kind: str) -> Path:
 
 def _plain_name(filename: str) -> None:
     """Refuse names that could address another directory: ComfyUI rejects empty, absolute and any `..`."""
-    if not filename or filename.startswith(("/", "\\")) or ".." in filename or "\x00" in filename:
+    if not filename or filename.startswith(("/", "\\")) or ".." in filename or any(ord(c) < 32 for c in filename):
         raise BadRequest("Invalid filename", f"{filename!r} must be a plain file name (no '..', no absolute path)")
 
 
@@ -64,7 +65,7 @@ async def view(request: web.Request) -> web.StreamResponse:
         return file_response(path)
     data, mime = await asyncio.to_thread(_transcode, path, preview, channel)
     return web.Response(body=data, content_type=mime,
-                        headers={**SAFE_FILE_HEADERS, "Content-Disposition": f'filename="{path.name}"'})
+                        headers={**SAFE_FILE_HEADERS, "Content-Disposition": content_disposition(path.name)})
 
 
 def _transcode(path: Path, preview: str | None, channel: str) -> tuple[bytes, str]:
@@ -103,7 +104,7 @@ async def _form(request: web.Request) -> dict:
         limit = state_of(request).config.max_upload_size_mb
         raise BadRequest("Upload too large", f"uploads are limited to {limit:g} MB (--max-upload-size)",
                          status=413, error_type="upload_too_large")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, LookupError, HttpProcessingError) as exc:  # bad encodings, headers, boundaries
         raise BadRequest("Malformed upload", f"expected multipart/form-data: {exc}")
 
 

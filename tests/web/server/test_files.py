@@ -172,3 +172,15 @@ async def test_upload_mask_merges_alpha_into_the_original(server, tmp_path):
     out = await upload(server, png_bytes(), filename="m3.png", route="/upload/mask",
                        original_ref=json.dumps({"filename": "../secret.txt", "type": "input"}))
     assert out.status == 400
+
+
+async def test_odd_file_names_give_valid_headers_and_uploads_refuse_control_characters(server, tmp_path):
+    (tmp_path / "output" / 'é "q".png').write_bytes(png_bytes())
+    resp = await server.get("/view", params={"filename": 'é "q".png'})
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"] == \
+        """inline; filename="_ _q_.png"; filename*=UTF-8''%C3%A9%20%22q%22.png"""
+    body = (b'--B\r\nContent-Disposition: form-data; name="image"; filename="a\x1bb.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + png_bytes() + b"\r\n--B--\r\n")  # aiohttp would refuse to send it
+    resp = await server.post("/upload/image", data=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert resp.status == 400 and not list((tmp_path / "input").iterdir())
