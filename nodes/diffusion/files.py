@@ -56,8 +56,12 @@ def _unpickle(path: Path):
                 raise
             data = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
     except pickle.UnpicklingError as error:
+        refusal = next((line.strip() for line in str(error).splitlines() if "Unsupported global" in line or "Unsupported class" in line), None)
+        if refusal is None:
+            raise ModelFileError(f"{path}: not a readable PyTorch weight file ({str(error).splitlines()[0]}); the "
+                                 "file is corrupt or truncated") from error
         raise ModelFileError(f"{path}: refused to load: the pickle holds Python objects other than tensors "
-                             f"({str(error).splitlines()[0]}); only plain weight files are loaded — convert it "
+                             f"({refusal.split(' was not')[0]}); only plain weight files are loaded — convert it "
                              "to .safetensors") from error
     except Exception as error:
         raise ModelFileError(f"{path}: not a readable PyTorch weight file ({error}); the file is corrupt or "
