@@ -291,7 +291,7 @@ class _PromptRun:
                     self._park(node_id, results)
                     return
             where = f"node {node_id} ({node['class_type']}).{cls.FUNCTION}"
-            await self._store(node_id, cls, collect(cls, results, where))
+            await self._store(node_id, collect(cls, results, where))
         except _Stop:
             raise
         except progress.InterruptProcessing:
@@ -332,12 +332,14 @@ class _PromptRun:
             self._depend(value[0], node_id, stack)
         for producer in stack:
             self._stage(producer)
-        self.schedule.requeue(node_id)
+        if not self.schedule.waiting.get(node_id):
+            return False  # everything asked for is already computed (it may hold no value): run with what is there
         return True
 
     def _hook(self, node_id: str) -> progress.ProgressHook:
         return progress.ProgressHook(self.prompt_id, node_id, self._display(node_id), self.executor.emit,
-                                     self.executor._interrupt)
+                                     self.executor._interrupt, self.dynprompt.get_parent_node_id(node_id),
+                                     self.dynprompt.get_real_node_id(node_id))
 
     def _check_interrupt(self) -> None:
         if self.executor._interrupt.is_set():
@@ -396,7 +398,7 @@ class _PromptRun:
         return [r.result() if isinstance(r, asyncio.Task) else r for r in results]
 
     # ---- results --------------------------------------------------------------------------------------------
-    async def _store(self, node_id: str, cls: type, results: CallResults) -> None:
+    async def _store(self, node_id: str, results: CallResults) -> None:
         if results.expansions:
             await self._expand(node_id, results.expansions)
             return

@@ -30,6 +30,9 @@ class ProgressHook:
     display_node_id: str
     emit: Callable[[str, dict], None]
     interrupt_flag: threading.Event = field(default_factory=threading.Event)
+    # for nodes added by expansion: the node that expanded them and the prompt node they belong to
+    parent_node_id: str | None = None
+    real_node_id: str | None = None
 
     def check_interrupt(self) -> None:
         if self.interrupt_flag.is_set():
@@ -44,7 +47,8 @@ class ProgressHook:
             image_format, image, max_size = preview
             self.emit("preview_image", {"prompt_id": self.prompt_id, "node": self.node_id,
                                         "display_node": self.display_node_id, "format": image_format,
-                                        "image": image, "max_size": max_size})
+                                        "image": image, "max_size": max_size, "parent_node": self.parent_node_id,
+                                        "real_node_id": self.real_node_id or self.node_id})
 
 
 _current: contextvars.ContextVar[ProgressHook | None] = contextvars.ContextVar("diffloom_progress", default=None)

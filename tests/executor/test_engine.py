@@ -379,3 +379,13 @@ def test_interrupt_reaches_async_nodes(recorder):
     result = recorder.run(prompt)
     timer.join()
     assert result.interrupted  # raised by progress.report inside the task
+
+
+def test_previews_name_the_node_and_where_it_came_from(recorder):
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 4}},
+              "2": {"class_type": "PreviewViaExpansion", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "Output", "inputs": {"value": ["2", 0]}}}
+    recorder.run(prompt, "prev")
+    preview = recorder.of("preview_image")[0]
+    assert preview == {"prompt_id": "prev", "node": "2.0.0.1", "display_node": "2", "format": "JPEG",
+                       "image": "image 4", "max_size": 512, "parent_node": "2", "real_node_id": "2"}

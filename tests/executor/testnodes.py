@@ -501,3 +501,35 @@ class Loose:
 
 
 NODE_CLASS_MAPPINGS.update({"BlockOdd": BlockOdd, "Loose": Loose})
+
+
+class Previewing:
+    """Sends one preview image (any object stands in for a PIL image here)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value):
+        progress.report(1, 1, ("JPEG", f"image {value}", 512))
+        return (value,)
+
+
+class PreviewViaExpansion:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    def run(self, value):
+        graph = GraphBuilder()
+        inner = graph.node("Previewing", value=value)
+        return {"result": (inner.out(0),), "expand": graph.finalize()}
+
+
+NODE_CLASS_MAPPINGS.update({"Previewing": Previewing, "PreviewViaExpansion": PreviewViaExpansion})
