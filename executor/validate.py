@@ -55,12 +55,12 @@ class _Validator:
         self.declared: dict[type, dict] = {}
 
     def validate(self, root: str) -> NodeVerdict:
-        stack: list[tuple[str, Generator]] = [(root, self._node(root))]
+        # (node id, its checker, the link that led to it)
+        stack: list[tuple[str, Generator, dict]] = [(root, self._node(root), {})]
         on_stack = {root}
         reply: Any = None
-        link_info: dict = {}
         while stack:
-            node_id, checker = stack[-1]
+            node_id, checker, reached_by = stack[-1]
             try:
                 link_info = checker.send(reply)
                 wanted = link_info["linked_node"][0]
@@ -78,12 +78,12 @@ class _Validator:
                 if not stack:
                     raise
                 # recorded against this (linked) node; its consumer learns through the failed verdict
-                reply = self.validated[node_id] = (False, [_inner_exception(error, link_info)], node_id)
+                reply = self.validated[node_id] = (False, [_inner_exception(error, reached_by)], node_id)
                 continue
             if wanted in self.validated:
                 reply = self.validated[wanted]
             elif wanted in on_stack:
-                path = [n for n, _ in stack]
+                path = [n for n, _, _ in stack]
                 cycle = " -> ".join(path[path.index(wanted):] + [wanted])
                 reply = (False, [_error("exception_during_inner_validation", "Exception when validating inner node",
                                         f"Dependency cycle detected: {cycle}",
@@ -92,7 +92,7 @@ class _Validator:
                          wanted)
                 self.validated.setdefault(wanted, reply)
             else:
-                stack.append((wanted, self._node(wanted)))
+                stack.append((wanted, self._node(wanted), link_info))
                 on_stack.add(wanted)
                 reply = None
         return self.validated[root]
@@ -200,8 +200,9 @@ class _Validator:
         if "input_types" in names:
             arguments["input_types"] = [received_types]
         errors = []
-        for name in arguments:
-            for verdict in map_sync(cls, "VALIDATE_INPUTS", arguments):
+        verdicts = map_sync(cls, "VALIDATE_INPUTS", arguments)
+        for name in arguments:  # one entry per argument, as ComfyUI reports it
+            for verdict in verdicts:
                 if verdict is not True and not isinstance(verdict, ExecutionBlocker):
                     details = name if verdict is False else f"{name} - {verdict}"
                     errors.append(_error("custom_validation_failed", "Custom validation failed for node", details,

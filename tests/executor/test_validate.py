@@ -188,3 +188,24 @@ def test_validate_inputs_with_kwargs_skips_builtin_checks_and_may_be_async():
     # one entry per argument VALIDATE_INPUTS received, as ComfyUI reports it
     assert [(e["type"], e["details"]) for e in errors] == [("custom_validation_failed", "value - unlucky"),
                                                            ("custom_validation_failed", "mode - unlucky")]
+
+
+def test_inner_exception_names_the_link_that_reached_the_failing_node():
+    class RaisesLate:
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"a": ("INT", {"forceInput": True})}}
+
+        RETURN_TYPES = ("INT",)
+
+        @classmethod
+        def VALIDATE_INPUTS(cls, a):
+            raise RuntimeError("validator broke")
+
+    classes = {**CLASSES, "RaisesLate": RaisesLate}
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 1}},
+              "2": {"class_type": "RaisesLate", "inputs": {"a": ["1", 0]}},
+              "3": {"class_type": "Output", "inputs": {"value": ["2", 0]}}}
+    error = only_error(validate_prompt(prompt, classes), "2")
+    assert error["type"] == "exception_during_inner_validation" and error["details"] == "validator broke"
+    assert error["extra_info"]["input_name"] == "value" and error["extra_info"]["linked_node"] == ["2", 0]
