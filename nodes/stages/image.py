@@ -63,6 +63,17 @@ class LoadImage:
         return _validate_image_file(image)
 
 
+class LoadImageOutput(LoadImage):
+    """LoadImage for pictures in the output folder; the editor sends names such as `x.png [output]`."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        remote = {"route": "/internal/files/output", "refresh_button": True, "control_after_refresh": "first"}
+        return {"required": {"image": ("COMBO", {"image_upload": True, "image_folder": "output", "remote": remote})}}
+
+    EXPERIMENTAL = True
+
+
 class LoadImageMask:
     """One channel of an input-folder image as MASK (alpha inverted: 1 = transparent)."""
 
@@ -345,11 +356,12 @@ class ImageCompositeMasked:
 
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
-    LoadImage, LoadImageMask, SaveImage, PreviewImage, ImageScale, ImageScaleBy, ImageScaleToTotalPixels,
+    LoadImage, LoadImageOutput, LoadImageMask, SaveImage, PreviewImage, ImageScale, ImageScaleBy, ImageScaleToTotalPixels,
     ImageInvert, ImageBatch, ImagePadForOutpaint, ImageCrop, EmptyImage, ImageCompositeMasked)}
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "LoadImage": "Load Image",
+    "LoadImageOutput": "Load Image (from Outputs)",
     "LoadImageMask": "Load Image (as Mask)",
     "SaveImage": "Save Image",
     "PreviewImage": "Preview Image",

@@ -201,3 +201,12 @@ def test_composite_masked_pastes_through_the_mask():
 def test_batch_number_goes_into_each_file_name(folders):
     result = I.SaveImage().save_images(torch.zeros(2, 2, 2, 3), "frame_%batch_num%")
     assert [entry["filename"] for entry in result["ui"]["images"]] == ["frame_0_00001_.png", "frame_1_00002_.png"]
+
+
+def test_load_image_output_reads_annotated_output_files(folders):
+    write_png(folders.output_dir / "done.png", np.full((3, 3, 3), 255))
+    spec = I.LoadImageOutput.INPUT_TYPES()["required"]["image"]
+    assert spec[0] == "COMBO" and spec[1]["image_folder"] == "output"
+    assert I.LoadImageOutput.VALIDATE_INPUTS("done.png [output]") is True
+    image, _ = I.LoadImageOutput().load_image("done.png [output]")
+    assert torch.equal(image, torch.ones(1, 3, 3, 3))
