@@ -122,6 +122,17 @@ def _report(state: ServerState, pack: str | None):
     return plugins.reports.get(pack) if plugins is not None and pack is not None else None
 
 
+def _forget_results(executor) -> None:
+    """Results computed by the old code must not be reused: later prompts start from an empty cache.
+
+    The cache is replaced rather than cleared: a prompt running right now keeps its own reference to the old one,
+    so nothing changes under it (and the worker thread needs no lock).
+    """
+    from executor.cache import OutputCache
+
+    executor.cache = OutputCache(executor.cache.settings)
+
+
 @routes.get("/diffloom/custom_nodes")
 async def custom_node_packs(request: web.Request) -> web.Response:
     """Every pack found: status, import seconds, error and traceback, nodes, warnings, web folder, routes."""
@@ -153,7 +164,7 @@ async def reload_pack(request: web.Request) -> web.Response:
         if route.method != "STATIC" and (route.method, route.path) not in served:
             report.warnings.append(f"route {route.method} {route.path} is new: it is served after a restart")
     if state.worker is not None:
-        state.worker.executor.cache.clear()  # results computed by the old code must not be reused
+        _forget_results(state.worker.executor)
     state.hub.send_sync(RELOADED_EVENT, {"pack": name, "status": report.status, "nodes": report.nodes,
                                          "error": report.error})
     return web.json_response(report.to_json())

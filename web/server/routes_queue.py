@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -42,7 +43,8 @@ async def post_prompt(request: web.Request) -> web.Response:
     targets = body.get("partial_execution_targets")
     if targets is not None:
         targets = expect_string_list(body, "partial_execution_targets")
-    result = _validate(prompt, state.registry.classes, targets)
+    # off the event loop: INPUT_TYPES of combo inputs may list model folders
+    result = await asyncio.to_thread(_validate, prompt, state.registry.classes, targets)
     if not result.ok:
         return web.json_response({"error": result.error, "node_errors": result.node_errors}, status=400)
     client_id = expect(body, "client_id", str)
