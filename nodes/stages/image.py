@@ -52,7 +52,7 @@ class LoadImage:
     def load_image(self, image):
         from nodes.imaging.pictures import load_image
 
-        return load_image(files.annotated_path(image), node="LoadImage")
+        return load_image(files.annotated_path(image), node=type(self).__name__)
 
     @classmethod
     def IS_CHANGED(cls, image):
