@@ -166,7 +166,7 @@ def test_a_reloaded_node_class_gets_a_fresh_instance(runner, registry, custom_no
     source = custom_nodes / "comfy_style" / "value_nodes.py"
     source.write_text(source.read_text().replace("return (value,)", "return (value + 100,)", 1))
     assert registry.plugins.reload("comfy_style").status == "loaded"
-    runner.executor.cache.clear()  # what the reload route does, so results of the old code are not reused
+    runner.executor.cache.clear()  # the reload route also empties the cache: results of the old code must go
     assert runner.shown(runner.run(prompt)) == ["101"]
 
 

@@ -187,3 +187,26 @@ async def test_disable_all_custom_nodes(serve, packs):
     assert status["enabled"] is False and {p["status"] for p in status["packs"]} == {"disabled"}
     assert await _json(await client.get("/extensions")) == []
     await _json(await client.post("/diffloom/custom_nodes/comfy_style/reload"), status=409)
+
+
+async def test_reloading_while_a_prompt_of_the_pack_runs(serve, packs, custom_nodes):
+    client = await serve()
+    ws = await client.ws_connect("/ws?clientId=tester")
+    prompt = {"1": {"class_type": "TestWait", "inputs": {"value": 3, "seconds": 1.0}},
+              "9": {"class_type": "TestShow", "inputs": {"value": ["1", 0]}}}
+    queued = await _json(await client.post("/prompt", json={"prompt": prompt, "client_id": "tester"}))
+    async with asyncio.timeout(10):
+        while (await ws.receive_json())["type"] != "progress":
+            pass
+    values = custom_nodes / "comfy_style" / "value_nodes.py"
+    values.write_text(values.read_text().replace("        return (value,)\n\n\nclass TestAsyncDouble",
+                                                 "        return (value + 1,)\n\n\nclass TestAsyncDouble"))
+    assert (await _json(await client.post("/diffloom/custom_nodes/comfy_style/reload")))["status"] == "loaded"
+    async with asyncio.timeout(30):
+        while not ((m := await ws.receive_json())["type"] == "executing" and m["data"]["node"] is None):
+            pass
+    await ws.close()
+    running = (await _json(await client.get(f"/history/{queued['prompt_id']}")))[queued["prompt_id"]]
+    assert running["status"]["status_str"] == "success" and running["outputs"]["9"] == {"text": ["3"]}
+    prompt["1"]["inputs"]["seconds"] = 0.0
+    assert (await _run(client, prompt))["outputs"]["9"] == {"text": ["4"]}

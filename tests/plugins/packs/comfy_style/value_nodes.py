@@ -1,6 +1,7 @@
 """Plain V1 nodes: numbers, strings, lists, folder_paths combos, progress, async, custom validation, errors."""
 
 import asyncio
+import time
 
 import comfy.model_management
 import folder_paths
@@ -130,6 +131,25 @@ class TestCountSteps:
         return (steps,)
 
 
+class TestWait:
+    """Sleeps `seconds` in ten steps, reporting progress (something to reload a pack under)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0}), "seconds": ("FLOAT", {"default": 0.5})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "wait"
+    CATEGORY = "tests"
+
+    def wait(self, value, seconds):
+        bar = ProgressBar(10)
+        for _ in range(10):
+            time.sleep(seconds / 10)
+            bar.update(1)
+        return (value,)
+
+
 class TestAsyncDouble:
     @classmethod
     def INPUT_TYPES(cls):
@@ -180,5 +200,5 @@ class TestExplode:
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     TestInt, TestAdd, TestShow, TestSplitWords, TestUpper, TestJoinWords, TestStyleFile, TestCountSteps,
-    TestAsyncDouble, TestToText, TestExplode)}
+    TestAsyncDouble, TestToText, TestExplode, TestWait)}
 NODE_DISPLAY_NAME_MAPPINGS = {"TestShow": "Show Anything"}
