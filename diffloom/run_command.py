@@ -157,6 +157,9 @@ def run(workflow: str, output_dir: str | None = None, overrides: list[str] | Non
     display.close()
     print(f"ran {len(result.ran)} node(s): {', '.join(result.ran) or '-'}", file=out)
     print(f"from cache {len(result.cached)} node(s): {', '.join(result.cached) or '-'}", file=out)
+    stats = result.cache_stats
+    print(f"cache holds {stats.get('entries', 0)} result(s): {stats.get('cpu_bytes', 0) / 2**20:.1f} MiB RAM, "
+          f"{stats.get('gpu_bytes', 0) / 2**20:.1f} MiB GPU", file=out)
     for path in _output_files(result.outputs, resolved_output):
         print(f"output: {path}", file=out)
     if result.interrupted:

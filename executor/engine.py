@@ -152,6 +152,9 @@ class _PromptRun:
         return self.dynprompt.get_display_node_id(node_id)
 
     # ---- classification used by the scheduler ---------------------------------------------------------------
+    def _class_type(self, node_id: str) -> str | None:
+        return self.dynprompt.get_node(node_id).get("class_type") if self.dynprompt.has_node(node_id) else None
+
     def _info(self, node_id: str) -> ClassInfo:
         info = self.node_info.get(node_id)
         if info is None:
@@ -175,7 +178,8 @@ class _PromptRun:
     def _outputs(self, execute_outputs: list[str] | None) -> list[str]:
         if execute_outputs is not None:
             return execute_outputs
-        return [node_id for node_id in self.dynprompt.original_prompt if self._is_output(node_id)]
+        return [node_id for node_id, node in self.dynprompt.original_prompt.items()
+                if node.get("class_type") in self.classes and self._is_output(node_id)]
 
     async def execute(self, execute_outputs: list[str] | None) -> ExecutionResult:
         prompt = self.dynprompt.original_prompt
@@ -189,7 +193,7 @@ class _PromptRun:
         success, error, interrupted = True, None, False
         try:
             for node_id in self._outputs(execute_outputs):
-                self._stage(node_id)
+                self._stage_output(node_id)
             await self._loop()
         except _Stop as stop:
             success = False
@@ -252,6 +256,14 @@ class _PromptRun:
                 if name not in lazy and is_link(value):
                     self._depend(value[0], current, stack)
 
+    def _stage_output(self, node_id: str) -> None:
+        """Stage an output; a prompt that was not validated may name classes or nodes that do not exist."""
+        try:
+            self._stage(node_id)
+        except KeyError as error:
+            self._fail(node_id, LookupError(f"cannot plan node {node_id}: {error} is not a registered class or a "
+                                            "node of the prompt (was the prompt validated?)"), {})
+
     def _depend(self, producer: str, consumer: str, stack: list[str]) -> None:
         if producer in self.values or (not self.schedule.is_staged(producer) and self._from_cache(producer)):
             return
@@ -268,9 +280,9 @@ class _PromptRun:
     # ---- one node -------------------------------------------------------------------------------------------
     async def _run_node(self, node_id: str) -> None:
         node = self.dynprompt.get_node(node_id)
-        cls = self.classes[node["class_type"]]
         inputs: dict = {}
         try:
+            cls = self.classes[node["class_type"]]
             if node_id in self.pending_expansions:
                 self._finish_expansion(node_id, cls)
                 return
@@ -375,7 +387,7 @@ class _PromptRun:
         if blocker.message is None:
             return blocker
         self.executor.emit("execution_error", {
-            "prompt_id": self.prompt_id, "node_id": node_id, "node_type": self.dynprompt.get_node(node_id)["class_type"],
+            "prompt_id": self.prompt_id, "node_id": node_id, "node_type": self._class_type(node_id),
             "executed": list(self.ran), "exception_message": f"Execution Blocked: {blocker.message}",
             "exception_type": "ExecutionBlocked", "traceback": [], "current_inputs": [], "current_outputs": []})
         return ExecutionBlocker(None)
@@ -463,14 +475,14 @@ class _PromptRun:
 
     # ---- failures ---------------------------------------------------------------------------------------------
     def _interrupted(self, node_id: str) -> None:
-        data = {"prompt_id": self.prompt_id, "node_id": node_id,
-                "node_type": self.dynprompt.get_node(node_id)["class_type"], "executed": list(self.ran)}
+        data = {"prompt_id": self.prompt_id, "node_id": node_id, "node_type": self._class_type(node_id),
+                "executed": list(self.ran)}
         self._message("execution_interrupted", data)
         raise _Stop(None, True)
 
     def _fail(self, node_id: str, error: Exception, inputs: dict) -> None:
         data = {"prompt_id": self.prompt_id, "node_id": node_id,
-                "node_type": self.dynprompt.get_node(node_id)["class_type"], "executed": list(self.ran),
+                "node_type": self._class_type(node_id), "executed": list(self.ran),
                 "exception_message": str(error), "exception_type": full_type_name(type(error)),
                 "traceback": traceback.format_tb(error.__traceback__),
                 "current_inputs": {name: [_formatted(v) for v in values] for name, values in inputs.items()},

@@ -389,3 +389,11 @@ def test_previews_name_the_node_and_where_it_came_from(recorder):
     preview = recorder.of("preview_image")[0]
     assert preview == {"prompt_id": "prev", "node": "2.0.0.1", "display_node": "2", "format": "JPEG",
                        "image": "image 4", "max_size": 512, "parent_node": "2", "real_node_id": "2"}
+
+
+def test_unvalidated_prompt_with_unknown_parts_fails_cleanly(recorder):
+    result = recorder.run({"1": {"class_type": "Nope", "inputs": {}},
+                           "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}})
+    assert not result.success and "cannot plan node 2" in result.error["exception_message"]
+    result = recorder.run({"2": {"class_type": "Output", "inputs": {"value": ["9", 0]}}})
+    assert not result.success and result.error["node_id"] == "2"

@@ -46,7 +46,7 @@ def test_run_api_workflow_with_override_and_output_dir(tmp_path):
     code, out, err = invoke(run, write(tmp_path, API), output_dir=str(tmp_path / "out"), overrides=["1.value=42"])
     assert code == 0, err
     assert (tmp_path / "out" / "answer_42.txt").read_text() == "42"
-    assert "ran 2 node(s): 1, 2" in out
+    assert "ran 2 node(s): 1, 2" in out and "cache holds 2 result(s)" in out
     assert f"output: {tmp_path / 'out' / 'answer_42.txt'}" in out
 
 
