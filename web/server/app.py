@@ -34,9 +34,10 @@ def add_api_routes(app: web.Application, table: web.RouteTableDef) -> None:
 
 
 def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *, start_worker: bool = True) -> web.Application:
-    logs = LogBuffer()
-    logging.getLogger().addHandler(logs)
     hub = Hub()
+    logs = LogBuffer()
+    logs.send = hub.send_sync
+    logging.getLogger().addHandler(logs)
     state_box: list[ServerState] = []
     store = PromptStore(paths.user_dir / QUEUE_DB,
                         on_change=lambda: hub.send_sync("status", state_box[0].status_message()))

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 import diffloom
-from web.server.errors import expect, read_json_object
+from web.server.errors import BadRequest, expect, read_json_object
 from web.server.files import confined, file_response
 from web.server.state import state_of
 
@@ -209,6 +209,12 @@ async def logs_raw(request: web.Request) -> web.Response:
 @internal_routes.patch("/internal/logs/subscribe")
 async def logs_subscribe(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    expect(body, "clientId", str)
-    expect(body, "enabled", bool)
-    return web.Response()  # log streaming over the socket is not offered; the call is accepted and ignored
+    client_id = expect(body, "clientId", str)
+    if client_id is None:
+        raise BadRequest("Invalid value for 'clientId'", "'clientId' is required")
+    subscribers = state_of(request).logs.subscribers
+    if expect(body, "enabled", bool, default=False):
+        subscribers.add(client_id)
+    else:
+        subscribers.discard(client_id)
+    return web.Response()

@@ -204,3 +204,18 @@ async def test_unknown_routes_and_methods_answer_in_the_error_shape(server):
     assert resp.status == 405 and "POST" in resp.headers["Allow"]
     resp = await server.get("/view", params={"filename": "missing.png"})
     assert (await resp.json())["error"]["details"] == "file not found: missing.png"
+
+
+async def test_log_streaming_to_subscribed_sockets(server):
+    import logging
+
+    ws = await server.ws_connect("/ws?clientId=logs")
+    await ws.receive_json()
+    assert (await server.patch("/internal/logs/subscribe", json={"clientId": "logs", "enabled": True})).status == 200
+    logging.getLogger("diffloom.test").warning("hello from the log")
+    message = await ws.receive_json(timeout=5)
+    assert message["type"] == "logs" and "hello from the log" in message["data"]["entries"][0]["m"]
+    raw = await (await server.get("/internal/logs/raw")).json()
+    assert any("hello from the log" in e["m"] for e in raw["entries"])
+    assert (await server.patch("/internal/logs/subscribe", json={"enabled": True})).status == 400
+    await ws.close()
