@@ -136,6 +136,8 @@ class OutputCache:
     settings: CacheSettings = field(default_factory=CacheSettings)
     entries: dict[str, CacheEntry] = field(default_factory=dict)
     generation: int = 0
+    cpu_bytes: int = 0  # totals over `entries`, kept up to date by every change
+    gpu_bytes: int = 0
     _clock: int = 0
 
     def get(self, signature: str) -> CacheEntry | None:
@@ -150,33 +152,36 @@ class OutputCache:
     def set(self, signature: str, outputs: list, ui: dict | None, root: str | None = None) -> None:
         if self.settings.mode == "none":
             return
-        cpu, gpu = measure(outputs)
-        if ui:
-            ui_cpu, ui_gpu = measure(ui)
-            cpu, gpu = cpu + ui_cpu, gpu + ui_gpu
+        cpu, gpu = measure([outputs, ui])
         entry = CacheEntry(outputs, ui, root or signature, cpu, gpu)
         self._touch(entry)
+        self._drop(signature)
         self.entries[signature] = entry
+        self.cpu_bytes += cpu
+        self.gpu_bytes += gpu
         self._enforce()
 
     def begin_prompt(self, signatures: set[str]) -> None:
         """Start a prompt whose nodes have `signatures`: the classic and none policies drop here."""
         self.generation += 1
         if self.settings.mode == "none":
-            self.entries.clear()
+            self.clear()
         elif self.settings.mode == "classic":
-            self.entries = {s: e for s, e in self.entries.items() if s in signatures or e.root in signatures}
+            for signature, entry in list(self.entries.items()):
+                if signature not in signatures and entry.root not in signatures:
+                    self._drop(signature)
 
     def end_prompt(self) -> None:
         if self.settings.mode == "none":
-            self.entries.clear()
+            self.clear()
 
     def clear(self) -> None:
         self.entries.clear()
+        self.cpu_bytes = self.gpu_bytes = 0
 
     def stats(self) -> dict:
-        return {"entries": len(self.entries), "cpu_bytes": sum(e.cpu_bytes for e in self.entries.values()),
-                "gpu_bytes": sum(e.gpu_bytes for e in self.entries.values()), "mode": self.settings.mode}
+        return {"entries": len(self.entries), "cpu_bytes": self.cpu_bytes, "gpu_bytes": self.gpu_bytes,
+                "mode": self.settings.mode}
 
     def cpu_budget(self) -> int:
         budget = self.settings.cpu_budget_bytes
@@ -191,6 +196,20 @@ class OutputCache:
         entry.stamp = self._clock
         entry.generation = self.generation
 
+    def _drop(self, signature: str) -> None:
+        entry = self.entries.pop(signature, None)
+        if entry is not None:
+            self.cpu_bytes -= entry.cpu_bytes
+            self.gpu_bytes -= entry.gpu_bytes
+
+    def _move_to_cpu(self, entry: CacheEntry) -> None:
+        self.cpu_bytes -= entry.cpu_bytes
+        self.gpu_bytes -= entry.gpu_bytes
+        entry.outputs, entry.ui = offload(entry.outputs), offload(entry.ui)
+        entry.cpu_bytes, entry.gpu_bytes = measure([entry.outputs, entry.ui])
+        self.cpu_bytes += entry.cpu_bytes
+        self.gpu_bytes += entry.gpu_bytes
+
     def _oldest_first(self) -> list[tuple[str, CacheEntry]]:
         return sorted(self.entries.items(), key=lambda item: item[1].stamp)
 
@@ -203,33 +222,27 @@ class OutputCache:
                 if len(self.entries) <= self.settings.lru_size:
                     break
                 if entry.generation < self.generation:  # the running prompt's results stay
-                    del self.entries[signature]
+                    self._drop(signature)
         elif mode == "ram":
             self._enforce_ram()
 
     def _enforce_budget(self) -> None:
-        gpu_total = sum(e.gpu_bytes for e in self.entries.values())
-        if gpu_total > self.gpu_budget():
+        if self.gpu_bytes > self.gpu_budget():
             for _, entry in self._oldest_first():
-                if gpu_total <= self.gpu_budget():
+                if self.gpu_bytes <= self.gpu_budget():
                     break
                 if entry.gpu_bytes:
-                    gpu_total -= entry.gpu_bytes
-                    entry.outputs, entry.ui = offload(entry.outputs), offload(entry.ui)
-                    entry.cpu_bytes, entry.gpu_bytes = measure([entry.outputs, entry.ui])
-                    gpu_total += entry.gpu_bytes
+                    self._move_to_cpu(entry)
             for signature, entry in self._oldest_first():  # what could not move is dropped
-                if gpu_total <= self.gpu_budget():
+                if self.gpu_bytes <= self.gpu_budget():
                     break
                 if entry.gpu_bytes:
-                    gpu_total -= entry.gpu_bytes
-                    del self.entries[signature]
-        cpu_total = sum(e.cpu_bytes for e in self.entries.values())
-        for signature, entry in self._oldest_first():
-            if cpu_total <= self.cpu_budget():
-                break
-            cpu_total -= entry.cpu_bytes
-            del self.entries[signature]
+                    self._drop(signature)
+        if self.cpu_bytes > self.cpu_budget():
+            for signature, _ in self._oldest_first():
+                if self.cpu_bytes <= self.cpu_budget():
+                    break
+                self._drop(signature)
 
     def _enforce_ram(self) -> None:
         threshold = int(self.settings.ram_threshold_gb * (1 << 30))
@@ -242,5 +255,5 @@ class OutputCache:
         for signature, _ in scored:
             if available_ram() >= threshold * 1.1:
                 break
-            del self.entries[signature]
+            self._drop(signature)
             gc.collect()

@@ -70,6 +70,8 @@ def test_gpu_pressure_moves_oldest_to_cpu_before_dropping():
     assert set(cache.entries) == {"a", "b", "c"}
     cache.set("d", [[FakeTensor(1000)]], None)  # c moves: 12 000 CPU bytes: the oldest (a) is dropped
     assert set(cache.entries) == {"b", "c", "d"}
+    assert cache.stats()["cpu_bytes"] == sum(e.cpu_bytes for e in cache.entries.values()) == 8000
+    assert cache.stats()["gpu_bytes"] == sum(e.gpu_bytes for e in cache.entries.values()) == 4000
 
 
 def test_recently_used_entries_survive():
