@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -174,17 +175,20 @@ class PluginManager:
         self._owners[name] = pack
 
     def _web_directory(self, source: PackSource, module: ModuleType, report: PackReport) -> Path | None:
-        declared = getattr(module, "WEB_DIRECTORY", None)
+        """The pack's WEB_DIRECTORY (or `[tool.comfy] web` of its pyproject.toml), registered for /extensions."""
+        declared, served_as = getattr(module, "WEB_DIRECTORY", None), source.name
+        if declared is None:
+            declared, served_as = _pyproject_web(source, report)
         if declared is None:
             return None
         path = (source.directory / str(declared)).resolve()
         if not path.is_relative_to(source.directory.resolve()):
-            report.warnings.append(f"WEB_DIRECTORY {declared!r} points outside the pack; not served")
+            report.warnings.append(f"web directory {declared!r} points outside the pack; not served")
             return None
         if not path.is_dir():
-            report.warnings.append(f"WEB_DIRECTORY {declared!r} is not a directory ({path}); not served")
+            report.warnings.append(f"web directory {declared!r} is not a directory ({path}); not served")
             return None
-        self.registry.web_directories[source.name] = path
+        self.registry.web_directories[served_as] = path
         report.web_directory = path
         return path
 
@@ -201,9 +205,26 @@ class PluginManager:
                 self.registry.classes.pop(name, None)
                 self.registry.display_names.pop(name, None)
         report.nodes = []
-        self.registry.web_directories.pop(source.name, None)
+        for served_as, path in list(self.registry.web_directories.items()):
+            if path == report.web_directory:
+                del self.registry.web_directories[served_as]
         self.routes.remove_pack(source.name)
         _drop_modules(source)
+
+
+def _pyproject_web(source: PackSource, report: PackReport) -> tuple[str | None, str]:
+    """`[tool.comfy] web` of a package's pyproject.toml and the `[project] name` it is served under."""
+    pyproject = source.path / "pyproject.toml"
+    if not source.is_package or not pyproject.is_file():
+        return None, source.name
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        report.warnings.append(f"pyproject.toml unreadable ({exc}); its [tool.comfy] web is ignored")
+        return None, source.name
+    web = data.get("tool", {}).get("comfy", {}).get("web")
+    name = data.get("project", {}).get("name")
+    return (web if isinstance(web, str) else None), (name if isinstance(name, str) and name else source.name)
 
 
 def _dependency_hint(source: PackSource) -> str:

@@ -194,3 +194,12 @@ NODE_CLASS_MAPPINGS = {"Fine": Fine, "NotJson": NotJson, "Later": RaisesInInputT
     assert any(w.startswith("NotJson: its /object_info entry cannot be built (TypeError") for w in report.warnings)
     info = registry.object_info()  # Later raises now: it is skipped, everything else is still listed
     assert "Fine" in info and "CoreNode" in info and "Later" not in info
+
+
+def test_a_pyproject_web_entry_serves_under_the_project_name(load, write_pack, registry):
+    write_pack("packaged", {"__init__.py": "NODE_CLASS_MAPPINGS = {}\n", "frontend/x.js": "",
+                            "pyproject.toml": '[project]\nname = "comfyui-packaged"\n[tool.comfy]\nweb = "frontend"\n'})
+    manager = load()
+    assert registry.web_directories["comfyui-packaged"] == (manager.reports["packaged"].path / "frontend").resolve()
+    manager.reload("packaged")
+    assert list(registry.web_directories) == ["comfyui-packaged"]
