@@ -163,7 +163,8 @@ class _Scope:
 
 def _api_order(prompt: dict) -> dict:
     """Integer-like ids first in numeric order, then the rest as inserted: how a JS object orders its keys."""
-    numeric = sorted((k for k in prompt if k.isdigit() and len(k) < 10), key=int)
+    numeric = sorted((k for k in prompt if k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < 2**32 - 1),
+                     key=int)
     return {**{k: prompt[k] for k in numeric}, **{k: v for k, v in prompt.items() if k not in numeric}}
 
 

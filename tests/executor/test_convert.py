@@ -157,3 +157,36 @@ def test_version_1_with_nested_subgraphs_is_flattened():
     # and it runs: 1 + 100 + 10
     from executor.engine import Executor
     assert Executor(CLASSES).execute(api, "sub").outputs["3"] == {"values": [111]}
+
+
+def test_api_order_is_a_javascript_objects():
+    from executor.convert import _api_order
+
+    assert list(_api_order({"b": 1, "10": 1, "2": 1, "02": 1, "1:5": 1, "4294967295": 1, "0": 1})) == \
+        ["0", "2", "10", "b", "02", "1:5", "4294967295"]
+
+
+def test_bypassed_subgraph_instance_and_unconnected_subgraph_input():
+    sub_id = "33333333-0000-0000-0000-000000000003"
+    sub = _subgraph(sub_id, [node(1, "Add", inputs=[slot("a", "INT", 1), slot("b", "INT", 3, widget={"name": "b"})],
+                                  outputs=[out("sum", "INT", [2])], widgets=[7])],
+                    [link_object(1, -10, 0, 1, 0, "INT"), link_object(2, 1, 0, -20, 0, "INT"),
+                     link_object(3, -10, 1, 1, 1, "INT")],
+                    [{"id": "in-x", "name": "x", "type": "INT", "linkIds": [1]},
+                     {"id": "in-b", "name": "b", "type": "INT", "linkIds": [3]}],
+                    [{"id": "out-y", "name": "y", "type": "INT", "linkIds": [2]}])
+
+    def root(mode):
+        return {"version": 1, "definitions": {"subgraphs": [sub]},
+                "nodes": [node(1, "Const", outputs=[out("INT", "INT", [1])], widgets=[1]),
+                          node(2, sub_id, inputs=[slot("x", "INT", 1), slot("b", "INT", None, widget={"name": "b"})],
+                               outputs=[out("y", "INT", [2])], mode=mode),
+                          node(3, "IntOutput", inputs=[slot("value", "INT", 2)])],
+                "links": [link_object(1, 1, 0, 2, 0, "INT"), link_object(2, 2, 0, 3, 0, "INT")]}
+
+    normal = editor_to_api(root(0), CLASSES)
+    assert normal["2:1"]["inputs"] == {"b": 7, "a": ["1", 0]}  # b is not connected outside: the inner value stays
+    bypassed = editor_to_api(root(4), CLASSES)
+    assert set(bypassed) == {"1", "3"} and bypassed["3"]["inputs"] == {"value": ["1", 0]}
+    muted = editor_to_api(root(2), CLASSES)
+    assert set(muted) == {"1", "3"} and muted["3"]["inputs"] == {}
