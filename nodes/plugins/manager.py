@@ -51,10 +51,11 @@ class PluginManager:
         """Import every pack of the roots (only whitelisted ones when `disable_all`) and log the import times."""
         with self._lock:
             for source in discover(self.roots):
-                if source.name in self._sources or source.name in self.reports:
+                if source.disabled or (disable_all and source.name not in self.whitelist):
+                    # an enabled pack of the same name (`foo` next to `foo.disabled`) takes the report over
+                    self.reports.setdefault(source.name, PackReport(source.name, source.path, status=DISABLED))
+                elif source.name in self._sources:
                     self._report_duplicate(source)
-                elif source.disabled or (disable_all and source.name not in self.whitelist):
-                    self.reports[source.name] = PackReport(source.name, source.path, status=DISABLED)
                 else:
                     self._load(source)
             imported = [r for r in self.reports.values() if r.status != DISABLED]

@@ -46,3 +46,21 @@ def test_disabled_packs_are_listed_but_not_imported(load, write_pack):
     manager = load()
     assert manager.reports["off"].status == "disabled"
     assert manager.reports["off"].error is None
+
+
+def test_an_enabled_pack_wins_over_a_disabled_copy_of_the_same_name(load, write_pack, registry):
+    write_pack("twin.py.disabled", "raise SystemError('must not run')\n")
+    write_pack("twin.py", node_class("Twin") + "NODE_CLASS_MAPPINGS = {'Twin': Twin}\n")
+    manager = load()
+    assert manager.reports["twin"].status == "loaded" and "Twin" in registry.classes
+
+
+def test_pack_names_must_be_unique_across_roots(registry, write_pack, custom_nodes):
+    first, second = custom_nodes / "a", custom_nodes / "b"
+    first.mkdir(), second.mkdir()
+    write_pack("same.py", node_class("First") + "NODE_CLASS_MAPPINGS = {'First': First}\n", root=first)
+    write_pack("same.py", node_class("Second") + "NODE_CLASS_MAPPINGS = {'Second': Second}\n", root=second)
+    reports = registry.with_plugins([first, second]).plugins.reports
+    assert reports["same"].status == "loaded" and "First" in registry.classes and "Second" not in registry.classes
+    duplicate = reports[str(second / "same.py")]
+    assert duplicate.status == "skipped" and "already found" in duplicate.error
