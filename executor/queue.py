@@ -26,6 +26,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def to_json(value) -> str:
+    """JSON for the database; values JSON cannot hold (a node's odd UI data) are stored as their text."""
+    return json.dumps(value, default=_as_text)
+
+
+def _as_text(value) -> object:
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return item()
+    return str(value)
+
+
 @dataclass
 class QueueItem:
     number: float
@@ -110,8 +122,8 @@ class PromptStore:
             if item.prompt_id in self._pending or item.prompt_id in self._running:
                 raise ValueError(f"prompt id {item.prompt_id!r} is already queued")
             self._write("INSERT OR REPLACE INTO queue VALUES (?, ?, 'pending', ?, ?, ?)",
-                        (item.prompt_id, item.number, json.dumps(item.prompt), json.dumps(item.extra_data),
-                         json.dumps(item.outputs)))
+                        (item.prompt_id, item.number, to_json(item.prompt), to_json(item.extra_data),
+                         to_json(item.outputs)))
             self._pending[item.prompt_id] = item
             self._cond.notify_all()
         self.on_change()
@@ -130,12 +142,12 @@ class PromptStore:
         return item
 
     def task_done(self, item: QueueItem, outputs: dict, status: dict, meta: dict) -> dict:
-        """Move a running prompt into the history (one transaction) and return its history entry."""
-        entry = {"prompt": item.as_list(), "outputs": outputs, "status": status, "meta": meta}
+        """Move a running prompt into the history (one transaction) and return its history entry (as stored)."""
+        entry = json.loads(to_json({"prompt": item.as_list(), "outputs": outputs, "status": status, "meta": meta}))
         with self._cond:
             statements = [("DELETE FROM queue WHERE prompt_id=?", (item.prompt_id,)),
                           ("INSERT OR REPLACE INTO history(prompt_id, entry) VALUES (?, ?)",
-                           (item.prompt_id, json.dumps(entry)))]
+                           (item.prompt_id, to_json(entry)))]
             count = self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0]
             if count >= self.max_history:
                 statements.append(("DELETE FROM history WHERE seq IN (SELECT seq FROM history ORDER BY seq LIMIT ?)",

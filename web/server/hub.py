@@ -15,11 +15,18 @@ from typing import Any
 
 from aiohttp import web
 
+from executor.queue import to_json
+
 log = logging.getLogger(__name__)
 
 BINARY_PREVIEW_IMAGE = 1
 BINARY_TEXT = 3
 BINARY_PREVIEW_WITH_METADATA = 4
+
+
+def message_text(event: str | int, data: Any) -> str:
+    """`{"type", "data"}` as JSON text; values JSON cannot hold (e.g. numpy scalars in UI data) become text."""
+    return to_json({"type": event, "data": data})
 
 
 @dataclass
@@ -74,18 +81,23 @@ class Hub:
         while True:
             event, data, sid = await self._outbox.get()
             targets = list(self.clients.values()) if sid is None else [self.clients[sid]] if sid in self.clients else []
+            try:
+                text = None if isinstance(data, (Preview, bytes, bytearray)) else message_text(event, data)
+            except (TypeError, ValueError) as exc:  # one bad message must not stop every later one
+                log.warning("not sending %r: %s", event, exc)
+                continue
             for client in targets:
-                await self._deliver(client, event, data)
+                await self._deliver(client, event, data, text)
 
     @staticmethod
-    async def _deliver(client: Client, event: str | int, data: Any) -> None:
+    async def _deliver(client: Client, event: str | int, data: Any, text: str | None = None) -> None:
         try:
             if isinstance(data, Preview):
                 await client.ws.send_bytes(data.frame_for(client))
             elif isinstance(event, int) and isinstance(data, (bytes, bytearray)):
                 await client.ws.send_bytes(struct.pack(">I", event) + bytes(data))
             else:
-                await client.ws.send_str(json.dumps({"type": event, "data": data}))
+                await client.ws.send_str(text if text is not None else message_text(event, data))
         except (ConnectionError, RuntimeError) as exc:  # the socket closed under us; it is removed on its own
             log.debug("dropping message to a closed socket: %s", exc)
 

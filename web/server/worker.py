@@ -77,7 +77,11 @@ class QueueWorker:
         while not self._stop.is_set():
             item = self.state.store.get(timeout=0.5)
             if item is not None:
-                self._run(item)
+                try:
+                    self._run(item)
+                except Exception:  # the worker must outlive anything one prompt does
+                    log.exception("queue worker: prompt %s could not be completed", item.prompt_id)
+                    self.current = None
             self._process_free()
 
     def _run(self, item: QueueItem) -> None:

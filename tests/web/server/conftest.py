@@ -95,7 +95,24 @@ class Fail:
         raise ValueError(f"refusing {value}")
 
 
-TEST_NODES = {"TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
+class OddUI:
+    """Returns UI data JSON cannot hold directly (a set, a Path)."""
+    CATEGORY = "test"
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    def run(self):
+        from pathlib import Path
+
+        return {"ui": {"text": [Path("a/b.txt")], "tags": [{"x"}]}}
+
+
+TEST_NODES = {"TestOddUI": OddUI, "TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
               "TestFail": Fail}
 
 

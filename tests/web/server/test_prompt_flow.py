@@ -255,3 +255,14 @@ async def test_free_keeps_the_server_working(server, body):
     prompt_id = await queue(server, save_prompt(4))
     await wait_until_idle(server)
     assert prompt_id in await (await server.get("/history")).json()
+
+
+async def test_ui_data_json_cannot_hold_is_sent_and_stored_as_text(server):
+    ws = await connect(server, "odd")
+    prompt_id = await queue(server, {"1": {"class_type": "TestOddUI", "inputs": {}}}, client_id="odd")
+    messages, _ = await watch(ws, prompt_id)
+    executed = next(m["data"] for m in messages if m["type"] == "executed")
+    assert executed["output"] == {"text": ["a/b.txt"], "tags": ["{'x'}"]}
+    entry = (await (await server.get(f"/history/{prompt_id}")).json())[prompt_id]
+    assert entry["outputs"]["1"]["text"] == ["a/b.txt"] and entry["status"]["status_str"] == "success"
+    await ws.close()
