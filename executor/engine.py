@@ -198,6 +198,10 @@ class _PromptRun:
         except _Stop as stop:
             success = False
             error, interrupted = stop.args
+            for results in self.pending_tasks.values():  # async nodes still running belong to this prompt
+                for task in results:
+                    if isinstance(task, asyncio.Task):
+                        task.cancel()
         if success:
             self._message("execution_success", {"prompt_id": self.prompt_id})
         self.cache.end_prompt()

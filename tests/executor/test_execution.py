@@ -397,3 +397,16 @@ def test_unvalidated_prompt_with_unknown_parts_fails_cleanly(recorder):
     assert not result.success and "cannot plan node 2" in result.error["exception_message"]
     result = recorder.run({"2": {"class_type": "Output", "inputs": {"value": ["9", 0]}}})
     assert not result.success and result.error["node_id"] == "2"
+
+
+async def test_a_failed_prompt_cancels_async_nodes_still_running(recorder):
+    import asyncio
+
+    prompt = {"1": {"class_type": "AsyncFail", "inputs": {"value": 1}},
+              "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "AsyncSleep", "inputs": {"value": 2, "seconds": 5}},
+              "4": {"class_type": "Output", "inputs": {"value": ["3", 0]}}}
+    result = await recorder.executor.execute_async(prompt, "p")  # inside a running loop
+    assert not result.success
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
