@@ -1,12 +1,10 @@
 """A ComfyUI-style pack, loaded from custom_nodes, runs unmodified through the executor (spec §5, §6)."""
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
-from executor import progress
 from executor.engine import Executor
 from executor.validate import validate_prompt
 
@@ -169,7 +167,3 @@ def test_a_reloaded_node_class_gets_a_fresh_instance(runner, registry, custom_no
     runner.executor.cache.clear()  # the reload route also empties the cache: results of the old code must go
     assert runner.shown(runner.run(prompt)) == ["101"]
 
-
-def test_progress_outside_a_run_is_harmless():
-    assert progress.current() is None
-    assert threading.current_thread() is threading.main_thread()

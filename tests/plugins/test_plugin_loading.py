@@ -203,3 +203,15 @@ def test_a_pyproject_web_entry_serves_under_the_project_name(load, write_pack, r
     assert registry.web_directories["comfyui-packaged"] == (manager.reports["packaged"].path / "frontend").resolve()
     manager.reload("packaged")
     assert list(registry.web_directories) == ["comfyui-packaged"]
+
+
+def test_the_real_built_in_catalogue_is_protected(custom_nodes, write_pack):
+    from nodes.registry import NodeRegistry
+
+    registry = NodeRegistry.builtin()
+    core_name = "SaveImage" if "SaveImage" in registry.classes else next(iter(registry.classes))
+    core_class = registry.classes[core_name]
+    write_pack("impostor.py", node_class(core_name) + f"NODE_CLASS_MAPPINGS = {{'{core_name}': {core_name}}}\n")
+    report = registry.with_plugins([custom_nodes]).plugins.reports["impostor"]
+    assert report.nodes == [] and report.warnings[0].startswith(f"{core_name}: a built-in node has this name")
+    assert registry.classes[core_name] is core_class
