@@ -1,0 +1,60 @@
+"""The example pack's canvas widget in a real browser: its script loads and draws ADJUST_COLOR as a colour picker."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DIST = ROOT / "web" / "canvas" / "dist" / "index.html"
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _live_server():
+    """The e2e suite's `diffloom serve` launcher (tests/web/e2e/live_server.py)."""
+    spec = importlib.util.spec_from_file_location("e2e_live_server", ROOT / "tests" / "web" / "e2e" / "live_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not Path(CHROMIUM).exists() or not DIST.is_file():
+        pytest.skip("needs Chromium and the built canvas (make test provides both)")
+    from playwright.sync_api import sync_playwright
+
+    shutil.copytree(ROOT / "custom_nodes" / "image_adjust", tmp_path / "custom_nodes" / "image_adjust",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    launcher = _live_server()
+    proc, url = launcher.start_server(tmp_path)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(20000)
+            page.errors = []
+            page.on("pageerror", lambda error: page.errors.append(str(error)))
+            page.goto(url + "/")
+            page.wait_for_selector("body[data-ready=true]")
+            yield page
+            browser.close()
+    finally:
+        launcher.stop_server(proc)
+
+
+def test_the_tint_colour_is_edited_with_the_pack_widget(page):
+    page.evaluate("window.diffloom.addNode('ImageTint', [300, 200])")
+    node = page.locator(".dl-node[data-node-type='ImageTint']")
+    picker = node.locator("input[type=color]")
+    picker.wait_for()
+    assert picker.input_value() == "#ffb066"  # the input's declared default
+    picker.fill("#00ff00")
+    assert node.locator("code").inner_text() == "#00ff00"
+    workflow = page.evaluate("window.diffloom.getWorkflow()")
+    tint = next(n for n in workflow["nodes"] if n["type"] == "ImageTint")
+    assert "#00ff00" in tint["widgets_values"]
+    assert page.errors == []
