@@ -77,8 +77,13 @@ def serve(argv: list[str]) -> int:
     if config.cpu:
         os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by nodes.diffusion.devices when models first load
     _ensure_token(config)
+    from executor.queue import QueueInUse
+
     try:
         asyncio.run(_run(config, started))
+    except QueueInUse as exc:
+        print(f"diffloom serve: {exc}")
+        return 1
     except OSError as exc:
         print(f"diffloom serve: cannot listen on {', '.join(config.listen)} port {config.port}: {exc}")
         return 1

@@ -60,9 +60,10 @@ class PromptStore:
     """Pending + running prompts and the history, mirrored in memory and written through to SQLite."""
 
     def __init__(self, db_path: str | Path, max_history: int = MAX_HISTORY,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None, exclusive: bool = False):
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock(self.db_path) if exclusive else None
         self.max_history = max_history
         self.on_change = on_change or (lambda: None)
         self._cond = threading.Condition(threading.RLock())
@@ -256,3 +257,25 @@ class PromptStore:
         self.shutdown()
         with self._cond:
             self._db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+
+
+class QueueInUse(RuntimeError):
+    """Another running server already owns this queue database."""
+
+
+def _lock(db_path: Path):
+    """Hold an exclusive lock next to the database for the life of the store (released by the OS on kill)."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        return None
+    handle = open(db_path.with_name(db_path.name + ".lock"), "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise QueueInUse(f"{db_path} is in use by another diffloom server; give each server its own "
+                         "--user-directory") from None
+    return handle

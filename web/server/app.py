@@ -39,7 +39,7 @@ def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *, st
     logs.send = hub.send_sync
     logging.getLogger().addHandler(logs)
     state_box: list[ServerState] = []
-    store = PromptStore(paths.user_dir / QUEUE_DB,
+    store = PromptStore(paths.user_dir / QUEUE_DB, exclusive=True,
                         on_change=lambda: hub.send_sync("status", state_box[0].status_message()))
     state = ServerState(config=config, registry=registry, paths=paths, store=store, hub=hub, logs=logs)
     state_box.append(state)

@@ -75,6 +75,9 @@ def test_sigkill_mid_queue_then_restart_loses_nothing(tmp_path):
     port = free_port()
     server = Server(tmp_path, port)
     try:
+        second = subprocess.run([sys.executable, "-m", "diffloom", "serve", "--base-directory", str(tmp_path),
+                                 "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and "in use by another diffloom server" in second.stdout
         done = server.queue(1)
         server.wait(lambda: done in server.get("/history"))
         running = server.queue(2, delay=3.0)

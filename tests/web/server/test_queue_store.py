@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from executor.queue import PromptStore, QueueItem
+from executor.queue import PromptStore, QueueInUse, QueueItem
 
 
 def item(prompt_id: str, number: float, **extra) -> QueueItem:
@@ -154,3 +154,11 @@ def test_on_change_fires_for_queue_changes(db):
     taken = store.get(0)
     finish(store, taken)
     assert len(calls) == 3
+
+
+def test_an_exclusive_store_refuses_a_second_owner_until_closed(db):
+    first = PromptStore(db, exclusive=True)
+    with pytest.raises(QueueInUse, match="--user-directory"):
+        PromptStore(db, exclusive=True)
+    first.close()
+    PromptStore(db, exclusive=True).close()
