@@ -112,8 +112,12 @@ class QueueWorker:
             metadata = {"node_id": data.get("node"), "prompt_id": data.get("prompt_id"),
                         "display_node_id": data.get("display_node"), "parent_node_id": data.get("parent_node"),
                         "real_node_id": data.get("real_node_id", data.get("node"))}
-            preview = encode_preview(data["format"], data["image"], data.get("max_size"),
-                                     self.state.config.preview_size, metadata)
+            try:
+                preview = encode_preview(data["format"], data["image"], data.get("max_size"),
+                                         self.state.config.preview_size, metadata)
+            except Exception:  # a preview that cannot be encoded is skipped; the node keeps running
+                log.warning("preview from node %s could not be encoded", data.get("node"), exc_info=True)
+                return
             self.state.hub.send_sync("preview", preview, self.current_client)
             return
         if event == "executing":
