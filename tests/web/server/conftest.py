@@ -112,7 +112,23 @@ class OddUI:
         return {"ui": {"text": [Path("a/b.txt")], "tags": [{"x"}]}}
 
 
-TEST_NODES = {"TestOddUI": OddUI, "TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
+class BadPreview:
+    """Reports a preview that is not an image."""
+    CATEGORY = "test"
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    def run(self):
+        progress.report(1, 1, ("JPEG", "not an image", 512))
+        return {}
+
+
+TEST_NODES = {"TestOddUI": OddUI, "TestBadPreview": BadPreview, "TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
               "TestFail": Fail}
 
 

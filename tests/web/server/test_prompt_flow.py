@@ -266,3 +266,12 @@ async def test_ui_data_json_cannot_hold_is_sent_and_stored_as_text(server):
     entry = (await (await server.get(f"/history/{prompt_id}")).json())[prompt_id]
     assert entry["outputs"]["1"]["text"] == ["a/b.txt"] and entry["status"]["status_str"] == "success"
     await ws.close()
+
+
+async def test_a_preview_that_cannot_be_encoded_does_not_fail_the_prompt(make_server):
+    server = await make_server(preview_method="auto")
+    ws = await connect(server, "bp")
+    prompt_id = await queue(server, {"1": {"class_type": "TestBadPreview", "inputs": {}}}, client_id="bp")
+    messages, frames = await watch(ws, prompt_id)
+    assert "execution_success" in types(messages) and frames == []
+    await ws.close()

@@ -11,7 +11,8 @@ from tests.web.server.conftest import save_prompt
 @pytest.mark.parametrize("prefix", ["", "/api"])
 async def test_object_info_all_and_one(server, prefix):
     info = await (await server.get(f"{prefix}/object_info")).json()
-    assert set(info) == {"TestNumber", "TestAdd", "TestSlow", "TestSaveNumber", "TestFail", "TestOddUI"}
+    assert set(info) == {"TestNumber", "TestAdd", "TestSlow", "TestSaveNumber", "TestFail", "TestOddUI",
+                         "TestBadPreview"}
     assert info["TestNumber"]["display_name"] == "Number"
     assert info["TestSaveNumber"]["output_node"] is True
     one = await (await server.get(f"{prefix}/object_info/TestAdd")).json()
