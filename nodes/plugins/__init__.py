@@ -5,13 +5,18 @@ the server then calls `bind_server(...)` and adds `plugin_routes()` (see web/ser
 The plugin API is documented in docs/plugins.md.
 """
 
+from pathlib import Path
+
 from nodes.plugins.manager import PackNotFound, PluginManager
 from nodes.plugins.prestartup import run_prestartup_scripts
 from nodes.plugins.report import PackReport, format_import_times
 from nodes.plugins.server_bridge import PluginServer, bind_server, plugin_routes
 
 __all__ = ["PackNotFound", "PackReport", "PluginManager", "PluginServer", "bind_server", "format_import_times",
-           "plugin_routes", "default_roots", "run_prestartup_scripts"]
+           "plugin_routes", "default_roots", "run_prestartup_scripts", "CANVAS_EXTENSION"]
+
+# The canvas side of the plugin system (failed-pack notices, reload commands), served like a pack's WEB_DIRECTORY.
+CANVAS_EXTENSION = ("diffloom.custom_nodes", Path(__file__).with_name("web"))
 
 
 def default_roots(paths=None) -> list:

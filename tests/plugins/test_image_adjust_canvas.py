@@ -1,4 +1,4 @@
-"""The example pack's canvas widget in a real browser: its script loads and draws ADJUST_COLOR as a colour picker."""
+"""Plugins in a real browser: the example pack's colour widget, failed-pack notices and the reload command."""
 
 import importlib.util
 import shutil
@@ -29,6 +29,7 @@ def page(tmp_path):
 
     shutil.copytree(ROOT / "custom_nodes" / "image_adjust", tmp_path / "custom_nodes" / "image_adjust",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "custom_nodes" / "broken_pack.py").write_text("raise RuntimeError('no licence file')\n")
     launcher = _live_server()
     proc, url = launcher.start_server(tmp_path)
     try:
@@ -57,4 +58,14 @@ def test_the_tint_colour_is_edited_with_the_pack_widget(page):
     workflow = page.evaluate("window.diffloom.getWorkflow()")
     tint = next(n for n in workflow["nodes"] if n["type"] == "ImageTint")
     assert "#00ff00" in tint["widgets_values"]
+    assert page.errors == []
+
+
+def test_failed_packs_are_announced_and_a_pack_can_be_reloaded_from_the_menu(page):
+    notice = page.locator(".dl-notice", has_text='Custom node pack "broken_pack" failed to import')
+    notice.wait_for()
+    assert "RuntimeError: no licence file" in notice.inner_text() and "broken_pack.py:1" in notice.inner_text()
+    page.locator(".react-flow__pane").click(button="right", position={"x": 700, "y": 450})
+    page.get_by_text("Reload custom nodes: image_adjust").click()
+    page.locator(".dl-notice", has_text='Reloaded "image_adjust": 4 node(s).').wait_for()
     assert page.errors == []

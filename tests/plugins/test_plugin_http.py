@@ -110,6 +110,7 @@ async def test_extensions_list_and_serve_the_web_directory(serve, packs):
     client = await serve()
     urls = await _json(await client.get("/extensions"))
     assert "/extensions/comfy_style/hello.js" in urls
+    assert "/extensions/diffloom.custom_nodes/custom_nodes.js" in urls, "the canvas side of the plugin system"
     script = await client.get("/extensions/comfy_style/hello.js")
     assert script.status == 200 and "comfy_style extension loaded" in await script.text()
 
@@ -185,7 +186,7 @@ async def test_disable_all_custom_nodes(serve, packs):
     assert "TestInt" not in await _json(await client.get("/object_info"))
     status = await _json(await client.get("/diffloom/custom_nodes"))
     assert status["enabled"] is False and {p["status"] for p in status["packs"]} == {"disabled"}
-    assert await _json(await client.get("/extensions")) == []
+    assert await _json(await client.get("/extensions")) == ["/extensions/diffloom.custom_nodes/custom_nodes.js"]
     await _json(await client.post("/diffloom/custom_nodes/comfy_style/reload"), status=409)
 
 

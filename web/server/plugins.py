@@ -42,7 +42,9 @@ def load_node_registry(config: ServerConfig) -> NodeRegistry:
 
 def attach_plugins(app: web.Application, state: ServerState) -> None:
     """Bind `server.PromptServer.instance` to the hub and worker, and serve the packs' and the pack-status routes."""
-    from nodes.plugins import PluginServer, bind_server
+    from nodes.plugins import CANVAS_EXTENSION, PluginServer, bind_server
+
+    state.registry.web_directories.setdefault(*CANVAS_EXTENSION)
 
     def send_progress_text(text: str, node_id: str, sid: str | None = None) -> None:
         node = str(node_id).encode()
