@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import cond
+from sampling_fakes import cond
 
 from nodes.sampling.guidance import Guider, basic_guider, cfg_guider, predict, prepare_side
 

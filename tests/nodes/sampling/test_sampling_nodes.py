@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import cond
+from sampling_fakes import cond
 
 from executor.progress import InterruptProcessing, ProgressHook, installed
 from nodes.sampling.sample import ksampler_sigmas
