@@ -54,7 +54,7 @@ def test_the_pack_registers_everything_with_its_python_module(runner, registry):
     assert info["input"]["required"]["style"] == [["ink.txt"]]
     assert info["python_module"] == "custom_nodes.comfy_style"
     assert registry.object_info("TestShow")["TestShow"]["display_name"] == "Show Anything"
-    assert report.routes == ["GET /comfy_style/echo", "POST /comfy_style/notify"]
+    assert report.routes == ["GET /comfy_style/echo", "POST /comfy_style/notify", "POST /comfy_style/progress_text"]
 
 
 def test_values_flow_between_pack_nodes(runner):

@@ -211,3 +211,19 @@ async def test_reloading_while_a_prompt_of_the_pack_runs(serve, packs, custom_no
     assert running["status"]["status_str"] == "success" and running["outputs"]["9"] == {"text": ["3"]}
     prompt["1"]["inputs"]["seconds"] = 0.0
     assert (await _run(client, prompt))["outputs"]["9"] == {"text": ["4"]}
+
+
+async def test_progress_text_reaches_the_client_as_a_binary_text_frame(serve, packs):
+    import struct
+
+    client = await serve()
+    ws = await client.ws_connect("/ws?clientId=viewer")
+    await _json(await client.post("/comfy_style/progress_text", json={"text": "step 2 of 5", "node": "12",
+                                                                       "sid": "viewer"}))
+    async with asyncio.timeout(10):
+        while (message := await ws.receive()).type.name != "BINARY":
+            pass
+    frame = message.data
+    event, node_length = struct.unpack(">II", frame[:8])
+    assert event == 3 and frame[8:8 + node_length] == b"12" and frame[8 + node_length:] == "step 2 of 5".encode()
+    await ws.close()

@@ -14,3 +14,10 @@ async def notify(request):
     body = await request.json()
     PromptServer.instance.send_sync("comfy_style.notice", body)
     return web.json_response({"sent": True})
+
+
+@PromptServer.instance.routes.post("/comfy_style/progress_text")
+async def progress_text(request):
+    body = await request.json()
+    PromptServer.instance.send_progress_text(body["text"], body["node"], body.get("sid"))
+    return web.json_response({"sent": True})
