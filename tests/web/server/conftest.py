@@ -125,7 +125,7 @@ class BadPreview:
 
     def run(self):
         progress.report(1, 1, ("JPEG", "not an image", 512))
-        return {}
+        return {"ui": {}}
 
 
 TEST_NODES = {"TestOddUI": OddUI, "TestBadPreview": BadPreview, "TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
