@@ -13,6 +13,10 @@ from pathlib import Path
 
 COMPAT_DIR = Path(__file__).with_name("comfy_compat")
 TOP_LEVEL = frozenset({"folder_paths", "comfy", "comfy_execution", "server"})
+# ComfyUI modules diffloom does not provide: unless something installed answers to the name, importing one gets an
+# error that says so instead of a bare "No module named".
+NOT_PROVIDED = frozenset({"execution", "latent_preview", "node_helpers", "comfy_extras", "comfy_api",
+                          "comfy_api_nodes", "comfyui_version"})
 DOCS = "docs/plugins.md"
 
 
@@ -21,18 +25,26 @@ class CompatFinder:
 
     def find_spec(self, fullname: str, path=None, target=None):
         top = fullname.partition(".")[0]
+        if top in NOT_PROVIDED and "." not in fullname:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, sys.path)
+            if spec is None:
+                raise _not_provided(fullname)
+            return spec
         if top not in TOP_LEVEL:
             return None
         search = [str(COMPAT_DIR)] if "." not in fullname else path
         spec = importlib.machinery.PathFinder.find_spec(fullname, search)
         if spec is None:
-            raise ModuleNotFoundError(
-                f"No module named '{fullname}': diffloom's ComfyUI compatibility layer does not provide it "
-                f"(supported modules and symbols are listed in {DOCS})", name=fullname)
+            raise _not_provided(fullname)
         return spec
 
     def invalidate_caches(self) -> None:
         pass
+
+
+def _not_provided(fullname: str) -> ModuleNotFoundError:
+    return ModuleNotFoundError(f"No module named '{fullname}': diffloom's ComfyUI compatibility layer does not provide "
+                               f"it (supported modules and symbols are listed in {DOCS})", name=fullname)
 
 
 _finder = CompatFinder()

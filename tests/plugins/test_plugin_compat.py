@@ -27,6 +27,8 @@ def test_compat_modules_are_served_only_under_their_own_names():
 def test_unsupported_modules_and_symbols_fail_with_an_import_error_naming_them():
     with pytest.raises(ModuleNotFoundError, match=r"'comfy\.sd'.*docs/plugins\.md"):
         importlib.import_module("comfy.sd")
+    with pytest.raises(ModuleNotFoundError, match=r"'latent_preview': diffloom's ComfyUI compatibility layer"):
+        importlib.import_module("latent_preview")
     with pytest.raises(ImportError, match="cannot import name 'load_checkpoint_guess_config'"):
         exec("from comfy.utils import load_checkpoint_guess_config", {})
     import comfy.model_management as mm
