@@ -68,9 +68,28 @@ async def test_front_end_boot_routes(server):
     for path in ("/api/extensions", "/api/workflow_templates", "/api/i18n", "/api/global_subgraphs"):
         resp = await server.get(path)
         assert resp.status == 200, path
-    assert await (await server.get("/api/extensions")).json() == []
+    for url in await (await server.get("/api/extensions")).json():  # plugin web folders, served as scripts
+        resp = await server.get(url)
+        assert resp.status == 200 and resp.headers["Content-Type"] == "text/javascript", url
     assert await (await server.get("/api/users")).json() == {"storage": "server", "migrated": False}
     assert await (await server.get("/api/settings")).json() == {}
+
+
+async def test_extension_files_stay_in_their_pack_folder(server, tmp_path):
+    from web.server.state import STATE
+
+    web_dir = tmp_path / "packweb"
+    (web_dir / "js").mkdir(parents=True)
+    (web_dir / "js" / "main.js").write_text("export {}")
+    (web_dir / "page.html").write_text("<b>x</b>")
+    (tmp_path / "secret.js").write_text("SECRET")
+    server.server.app[STATE].registry.web_directories["pack"] = web_dir
+    assert "/extensions/pack/js/main.js" in await (await server.get("/api/extensions")).json()
+    assert (await server.get("/extensions/pack/js/main.js")).headers["Content-Type"] == "text/javascript"
+    assert (await server.get("/extensions/pack/page.html")).headers["Content-Type"] == "application/octet-stream"
+    resp = await server.get("/extensions/pack/..%2Fsecret.js")
+    assert resp.status in (403, 404) and "SECRET" not in await resp.text()
+    assert (await server.get("/extensions/nopack/x.js")).status == 404
 
 
 async def test_custom_node_pack_examples_and_locales(server, tmp_path):
