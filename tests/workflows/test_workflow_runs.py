@@ -26,7 +26,9 @@ def base_dir(tmp_path_factory):
     previous = node_paths._default
     paths = node_paths.configure(node_paths.Paths.create(tmp_path_factory.mktemp("examples")))
     for name, family in CHECKPOINTS.items():
-        write_tiny(family, paths.models_dir / "checkpoints", name=name)
+        tiny = write_tiny(family, paths.models_dir / "checkpoints", name=name)
+        if name == "toy.safetensors":
+            write_kohya_lora(tiny.components["unet"], paths.models_dir / "loras" / "toy_lora.safetensors")
     paths.input_dir.mkdir(parents=True)
     picture = np.zeros((64, 64, 4), dtype=np.uint8)
     picture[..., 0], picture[..., 2], picture[..., 3] = 200, 60, 255
@@ -35,6 +37,23 @@ def base_dir(tmp_path_factory):
     Image.fromarray(picture).save(paths.input_dir / "inpaint_example.png")
     yield paths
     node_paths._default = previous
+
+
+def write_kohya_lora(unet, path: Path, rank: int = 2) -> None:
+    """A kohya-style LoRA (diffusers module names) on every attention projection of a UNet."""
+    import torch
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for module_name, module in unet.named_modules():
+        if module_name.split(".")[-1] in ("to_q", "to_k", "to_v") and isinstance(module, torch.nn.Linear):
+            key = "lora_unet_" + module_name.replace(".", "_")
+            state[f"{key}.lora_down.weight"] = torch.randn(rank, module.in_features, generator=generator) * 0.1
+            state[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=generator) * 0.1
+            state[f"{key}.alpha"] = torch.tensor(float(rank))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
 
 
 def shrink(prompt: dict) -> None:
@@ -70,8 +89,8 @@ def test_example_runs_on_tiny_models(name, base_dir):
     missing = {node["type"] for node in workflow["nodes"]} - set(nodes.NODE_CLASS_MAPPINGS)
     if missing:
         pytest.skip(f"node types not implemented yet: {sorted(missing)}")
-    if name in ("lora", "controlnet"):
-        pytest.skip("needs tiny LoRA / ControlNet files under the placeholder names")
+    if name == "controlnet":
+        pytest.skip("needs a tiny ControlNet file under the placeholder name")
     torch.manual_seed(0)
     prompt = editor_to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
     shrink(prompt)
