@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -140,6 +141,12 @@ def save_prompt(value: int, prefix: str = "n", slow_steps: int = 0, delay: float
         prompt["2"] = {"class_type": "TestSlow", "inputs": {"value": ["1", 0], "steps": slow_steps, "delay": delay}}
         prompt["3"]["inputs"]["value"] = ["2", 0]
     return prompt
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.server.conftest import free_port
+
 # Copied into <base>/custom_nodes: pure Python nodes, one slow enough to be killed mid-run.
 PACK = Path(__file__).with_name("node_pack") / "persist_pack.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
