@@ -93,6 +93,18 @@ def test_a_loop_built_by_expansion(runner):
     assert runner.shown(runner.run(prompt)) == ["28"]
 
 
+def test_a_while_loop_copies_its_body_from_the_live_prompt(runner):
+    prompt = {"open": {"class_type": "TestWhileOpen", "inputs": {"value": 0}},
+              "add": {"class_type": "TestAdd", "inputs": {"a": ["open", 1], "b": 3}},
+              "less": {"class_type": "TestLessThan", "inputs": {"a": ["add", 0], "b": 10}},
+              "close": {"class_type": "TestWhileClose", "inputs": {"flow": ["open", 0], "condition": ["less", 0],
+                                                                    "value": ["add", 0]}},
+              **show(["close", 0])}
+    result = runner.run(prompt)
+    assert runner.shown(result) == ["12"]  # 3, 6, 9 loop again; 12 is not below 10
+    assert sum(1 for node in result.ran if node.endswith(".add")) == 3, "the body ran once per extra iteration"
+
+
 def test_progress_bar_events_carry_the_node(runner):
     result = runner.run({"1": {"class_type": "TestCountSteps", "inputs": {"steps": 3}}, **show(["1", 0])})
     steps = [(d["node"], d["value"], d["max"]) for e, d in runner.events if e == "progress"]
