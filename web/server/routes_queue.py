@@ -29,8 +29,7 @@ async def get_prompt(request: web.Request) -> web.Response:
 async def post_prompt(request: web.Request) -> web.Response:
     state = state_of(request)
     body = await read_json_object(request)
-    for rewrite in state.prompt_filters:  # plugin on_prompt hooks may rewrite the body
-        body = rewrite(body)
+    body = _apply_prompt_filters(state.prompt_filters, body)
     number = _priority(body, state)
     if "prompt" not in body:
         return web.json_response(error_body("no_prompt", "No prompt provided", "No prompt provided"), status=400)
@@ -57,6 +56,19 @@ async def post_prompt(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise BadRequest("Duplicate prompt id", str(exc), error_type="duplicate_prompt_id")
     return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors})
+
+
+def _apply_prompt_filters(filters: list, body: dict) -> dict:
+    """Plugin on_prompt hooks may rewrite the body; one that raises or returns a non-object is skipped (logged)."""
+    for rewrite in filters:
+        try:
+            rewritten = rewrite(body)
+        except Exception:
+            log.exception("on_prompt handler %r failed; the prompt goes on unchanged by it", rewrite)
+            continue
+        if isinstance(rewritten, dict):
+            body = rewritten
+    return body
 
 
 def _priority(body: dict, state) -> float:

@@ -275,3 +275,20 @@ async def test_a_preview_that_cannot_be_encoded_does_not_fail_the_prompt(make_se
     messages, frames = await watch(ws, prompt_id)
     assert "execution_success" in types(messages) and frames == []
     await ws.close()
+
+
+async def test_on_prompt_hooks_rewrite_the_body_and_a_failing_one_is_skipped(server):
+    from web.server.state import STATE
+
+    def broken(body):
+        raise RuntimeError("plugin bug")
+
+    def double(body):
+        body["prompt"]["1"]["inputs"]["value"] *= 2
+        return body
+
+    server.server.app[STATE].prompt_filters.extend([broken, double])
+    prompt_id = await queue(server, save_prompt(21))
+    await wait_until_idle(server)
+    entry = (await (await server.get(f"/history/{prompt_id}")).json())[prompt_id]
+    assert entry["outputs"]["3"]["images"][0]["filename"] == "n_42.png"
