@@ -13,9 +13,12 @@ DIST = ROOT / "web" / "canvas" / "dist" / "index.html"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
+LAUNCHER = ROOT / "tests" / "web" / "e2e" / "live_server.py"
+
+
 def _live_server():
     """The e2e suite's `diffloom serve` launcher (tests/web/e2e/live_server.py)."""
-    spec = importlib.util.spec_from_file_location("e2e_live_server", ROOT / "tests" / "web" / "e2e" / "live_server.py")
+    spec = importlib.util.spec_from_file_location("e2e_live_server", LAUNCHER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -23,8 +26,8 @@ def _live_server():
 
 @pytest.fixture
 def page(tmp_path):
-    if not Path(CHROMIUM).exists() or not DIST.is_file():
-        pytest.skip("needs Chromium and the built canvas (make test provides both)")
+    if not Path(CHROMIUM).exists() or not DIST.is_file() or not LAUNCHER.is_file():
+        pytest.skip("needs Chromium, the built canvas and the e2e server launcher (make test provides them)")
     from playwright.sync_api import sync_playwright
 
     shutil.copytree(ROOT / "custom_nodes" / "image_adjust", tmp_path / "custom_nodes" / "image_adjust",
