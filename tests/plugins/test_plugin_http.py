@@ -25,7 +25,8 @@ async def serve(base_dir, custom_nodes, registry):
         paths = paths_module.default()
         for directory in (paths.input_dir, paths.output_dir, paths.temp_dir, paths.user_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        registry.with_plugins([custom_nodes], disable_all=config.disable_all_custom_nodes)
+        registry.with_plugins([custom_nodes], disable_all=config.disable_all_custom_nodes,
+                              whitelist=config.whitelist_custom_nodes)
         client = TestClient(TestServer(create_app(config, registry, paths), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
@@ -227,3 +228,12 @@ async def test_progress_text_reaches_the_client_as_a_binary_text_frame(serve, pa
     event, node_length = struct.unpack(">II", frame[:8])
     assert event == 3 and frame[8:8 + node_length] == b"12" and frame[8 + node_length:] == "step 2 of 5".encode()
     await ws.close()
+
+
+async def test_whitelisted_packs_load_even_with_custom_nodes_disabled(serve, packs):
+    client = await serve(disable_all_custom_nodes=True, whitelist_custom_nodes=["comfy_style"])
+    assert "TestInt" in await _json(await client.get("/object_info"))
+    status = {p["name"]: p["status"] for p in (await _json(await client.get("/diffloom/custom_nodes")))["packs"]}
+    assert status == {"comfy_style": "loaded", "broken": "disabled", "greedy": "disabled"}
+    assert (await _json(await client.post("/diffloom/custom_nodes/comfy_style/reload")))["status"] == "loaded"
+    await _json(await client.post("/diffloom/custom_nodes/broken/reload"), status=409)

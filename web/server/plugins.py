@@ -34,7 +34,7 @@ def load_node_registry(config: ServerConfig) -> NodeRegistry:
     """
     from nodes.plugins import default_roots, run_prestartup_scripts
 
-    whitelist = tuple(getattr(config, "whitelist_custom_nodes", ()) or ())
+    whitelist = tuple(config.whitelist_custom_nodes)
     run_prestartup_scripts(default_roots(), disable_all=config.disable_all_custom_nodes, whitelist=whitelist)
     registry = NodeRegistry.builtin()
     return registry.with_plugins(disable_all=config.disable_all_custom_nodes, whitelist=whitelist)
