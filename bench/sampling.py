@@ -135,10 +135,13 @@ def main() -> None:
         theirs.append(diffusers_run(unet, args.steps, r, sigmas) / args.steps)
         # same seed → same noise and sigmas on both sides: the results agree up to the timestep mapping
         difference = float((INPUTS["result"] * 0.18215 - INPUTS["reference"]).abs().max())
-    ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+    # the fastest run is the least disturbed by other processes on a shared machine; the median is shown too
+    ours_s, theirs_s = min(ours), min(theirs)
     print(f"sampling step through the graph: {ours_s * 1000:.1f} ms   plain diffusers loop: {theirs_s * 1000:.1f} ms")
-    print(f"ratio graph / diffusers = {ours_s / theirs_s:.3f}   (target <= 1.02; {args.steps} steps, "
-          f"{args.repeats} runs each, {args.threads} thread(s); last max |Δlatent| = {difference:.2e})")
+    print(f"ratio graph / diffusers = {ours_s / theirs_s:.3f} (fastest runs), "
+          f"{statistics.median(ours) / statistics.median(theirs):.3f} (medians)   target <= 1.02; "
+          f"{args.steps} steps, {args.repeats} runs each, {args.threads} thread(s); "
+          f"last max |Δlatent| = {difference:.2e} (integer vs fractional timesteps)")
 
 
 if __name__ == "__main__":
