@@ -41,19 +41,26 @@ def _urls(config: ServerConfig) -> list[str]:
     return [f"http://{host}:{config.port}{query}" for host in dict.fromkeys(hosts)]
 
 
-async def _run(config: ServerConfig, started: float) -> None:
+class StartError(Exception):
+    """The server cannot start; the message says why (printed without a traceback)."""
+
+
+async def _run(config: ServerConfig, paths, started: float) -> None:
     from aiohttp import web
 
     from web.server.app import create_app
     from web.server.plugins import load_node_registry
 
-    paths = _paths(config)
     registry = load_node_registry(config)
     app = create_app(config, registry, paths)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    for address in config.listen:
-        await web.TCPSite(runner, address, config.port).start()
+    try:
+        for address in config.listen:
+            await web.TCPSite(runner, address, config.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartError(f"cannot listen on {', '.join(config.listen)} port {config.port}: {exc}") from exc
     if not config.dont_print_server:
         print(f"diffloom: {len(registry.classes)} node classes, ready in {time.perf_counter() - started:.2f}s")
         for url in _urls(config):
@@ -80,11 +87,13 @@ def serve(argv: list[str]) -> int:
     from executor.queue import QueueInUse
 
     try:
-        asyncio.run(_run(config, started))
-    except QueueInUse as exc:
+        paths = _paths(config)
+    except (OSError, ValueError) as exc:  # unreadable folders or a bad extra_model_paths.yaml
         print(f"diffloom serve: {exc}")
         return 1
-    except OSError as exc:
-        print(f"diffloom serve: cannot listen on {', '.join(config.listen)} port {config.port}: {exc}")
+    try:
+        asyncio.run(_run(config, paths, started))
+    except (QueueInUse, StartError) as exc:
+        print(f"diffloom serve: {exc}")
         return 1
     return 0

@@ -48,3 +48,10 @@ def test_listening_beyond_loopback_prints_and_requires_a_token(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         process.stdout.close()
+
+
+def test_start_up_problems_are_one_clear_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "diffloom", "serve", "--base-directory", str(tmp_path),
+                          "--extra-model-paths-config", str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "missing.yaml" in out.stdout and "Traceback" not in out.stdout + out.stderr
