@@ -6,6 +6,7 @@ import copy
 
 import torch
 
+from nodes.diffusion.convert_unet import unet_key_map
 from nodes.diffusion.detect import TIME_ID_WIDTH
 from nodes.diffusion.devices import DeviceResident
 from nodes.diffusion.latent_format import LatentFormat
@@ -36,6 +37,14 @@ class DiffusionModel(DeviceResident):
     def add_patches(self, patches: list[WeightPatch]) -> None:
         """Add weight patches (diffusers parameter names) to this wrapper only."""
         self.patches = self.patches + tuple(patches)
+
+    def key_map(self) -> dict[str, str]:
+        """Original-layout UNet key (no `model.diffusion_model.`) → diffusers parameter name, for LoRA files."""
+        cached = getattr(self.unet, "_diffloom_key_map", None)
+        if cached is None:
+            cached = unet_key_map(dict(self.unet.config), self.unet.state_dict().keys())
+            self.unet._diffloom_key_map = cached
+        return cached
 
     @property
     def in_channels(self) -> int:

@@ -68,15 +68,27 @@ class TextEncoder(DeviceResident):
         return other
 
     def add_patches(self, slot: str, patches: list[WeightPatch]) -> None:
-        """Add weight patches (transformers parameter names of encoder `slot`) to this wrapper only."""
-        self.patches[slot] = self.patches.get(slot, ()) + tuple(patches)
+        """Add weight patches to encoder `slot` of this wrapper only; keys are canonical names (convert_clip),
+        e.g. `encoder.layers.0.self_attn.q_proj.weight`, whatever the transformers class prefixes them with."""
+        model = self._slot(slot).model
+        prefix = "text_model." if hasattr(model, "text_model") else ""
+        named = [WeightPatch(p.key if p.key == "text_projection.weight" else prefix + p.key.removeprefix("text_model."),
+                             p.strength, p.delta) for p in patches]
+        self.patches[slot] = self.patches.get(slot, ()) + tuple(named)
+
+    def _slot(self, name: str) -> ClipSlot:
+        for slot in self.slots:
+            if slot.name == name:
+                return slot
+        raise KeyError(f"this {self.family} CLIP has no text encoder {name!r} (it has {[s.name for s in self.slots]})")
 
     def clip_layer(self, index: int) -> None:
         """CLIPSetLastLayer: −1 = last layer, −2 = penultimate; beyond the depth means the final output."""
         for slot in self.slots:
             slot.layer = None if abs(index) > slot.num_layers else index
 
-    def tokenize(self, text: str) -> dict[str, list[tok.Chunk]]:
+    def tokenize(self, text: str, **_options) -> dict[str, list[tok.Chunk]]:
+        """`{slot: chunks}`, each chunk 77 `(token, weight)` pairs — the shape ComfyUI plugins expect."""
         return {slot.name: tok.tokenize(text, slot.pad, self._lookup(slot)) for slot in self.slots}
 
     def _lookup(self, slot: ClipSlot):
@@ -86,8 +98,13 @@ class TextEncoder(DeviceResident):
         cond, pooled = self.encode_from_tokens(self.tokenize(text), return_pooled=True)
         return [[cond, {"pooled_output": pooled}]]
 
-    def encode_from_tokens(self, tokens: dict[str, list[tok.Chunk]], return_pooled: bool = True):
-        """(cond `[1, 77·k, D]`, pooled `[1, P]`); encoders with fewer chunks are padded with empty ones."""
+    def encode_from_tokens_scheduled(self, tokens: dict[str, list[tok.Chunk]], **_options) -> list:
+        cond, pooled = self.encode_from_tokens(tokens, return_pooled=True)
+        return [[cond, {"pooled_output": pooled}]]
+
+    def encode_from_tokens(self, tokens: dict[str, list[tok.Chunk]], return_pooled: bool = True,
+                           return_dict: bool = False):
+        """cond `[1, 77·k, D]`, or (cond, pooled `[1, P]`), or a dict; shorter encoders get empty chunks."""
         missing = [slot.name for slot in self.slots if slot.name not in tokens]
         if missing:
             raise ValueError(f"tokens lack the text encoder(s) {missing} of this {self.family} CLIP")
@@ -100,6 +117,8 @@ class TextEncoder(DeviceResident):
             cond, pooled = self._encode_slot(slot, chunks)
             conds.append(cond)
         cond = torch.cat(conds, dim=-1)
+        if return_dict:
+            return {"cond": cond, "pooled_output": pooled}
         return (cond, pooled) if return_pooled else cond
 
     @torch.no_grad()

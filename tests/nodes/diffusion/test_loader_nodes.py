@@ -139,3 +139,25 @@ def test_stage_modules_import_without_torch():
     code = "import sys, nodes.stages.loaders, nodes.stages.text; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_clip_patches_take_canonical_names_and_stay_in_their_clone(tiny_checkpoints, tiny_models_paths):
+    _, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny_checkpoints["sdxl"].name)
+    base = clip.encode("a fox")[0]
+    patched = clip.clone()
+    patched.add_patches("g", [WeightPatch("text_projection.weight", 1.0, lambda w: w)])  # doubles the projection
+    patched.add_patches("l", [WeightPatch("final_layer_norm.bias", 1.0, lambda w: torch.ones_like(w))])
+    cond, options = patched.encode("a fox")[0]
+    torch.testing.assert_close(options["pooled_output"], 2 * base[1]["pooled_output"])
+    torch.testing.assert_close(cond, base[0])  # SDXL reads hidden layer -2: the final norm is not used
+    torch.testing.assert_close(clip.encode("a fox")[0][1]["pooled_output"], base[1]["pooled_output"])
+    with pytest.raises(KeyError, match="no text encoder 'h'"):
+        patched.add_patches("h", [])
+
+
+def test_model_key_map_serves_original_layout_names(tiny_checkpoints, tiny_models_paths):
+    model = CheckpointLoaderSimple().load_checkpoint(tiny_checkpoints["sd1"].name)[0]
+    mapping = model.key_map()
+    assert mapping["input_blocks.1.1.proj_in.weight"] == "down_blocks.0.attentions.0.proj_in.weight"
+    assert mapping["middle_block.2.out_layers.3.weight"] == "mid_block.resnets.1.conv2.weight"
+    assert set(mapping.values()) == set(model.unet.state_dict())
