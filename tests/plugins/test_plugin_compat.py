@@ -199,3 +199,21 @@ def test_the_nodes_module_offers_built_in_classes_by_name():
     assert getattr(nodes, name) is cls and isinstance(nodes.MAX_RESOLUTION, int)
     with pytest.raises(ImportError, match="NoSuchNode"):
         exec("from nodes import NoSuchNode", {})
+
+
+def test_compat_modules_and_the_example_pack_load_without_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys\n"
+            "from nodes.registry import NodeRegistry\n"
+            "registry = NodeRegistry().with_plugins([sys.argv[1]])\n"
+            "import folder_paths, comfy.utils, comfy.model_management, comfy.comfy_types, server\n"
+            "import comfy_execution.graph, comfy_execution.graph_utils\n"
+            "assert registry.plugins.reports['image_adjust'].status == 'loaded'\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(root / "custom_nodes")], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "False", "start-up must stay fast: torch is imported only when a node runs"
