@@ -33,7 +33,8 @@ def add_api_routes(app: web.Application, table: web.RouteTableDef) -> None:
             app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
 
 
-def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *, start_worker: bool = True) -> web.Application:
+def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *,
+               start_worker: bool = True) -> web.Application:
     hub = Hub()
     logs = LogBuffer()
     logs.send = hub.send_sync

@@ -162,7 +162,8 @@ async def upload_mask(request: web.Request) -> web.Response:
         ref = None
     if not isinstance(ref, dict) or not isinstance(ref.get("filename"), str):
         raise BadRequest("Invalid original_ref", "original_ref must be a JSON object with a 'filename'")
-    original = resolve_named_file(request, ref["filename"], str(ref.get("type", "output")), str(ref.get("subfolder", "")))
+    original = resolve_named_file(request, ref["filename"], str(ref.get("type", "output")),
+                                  str(ref.get("subfolder", "")))
     if not original.is_file():
         raise web.HTTPNotFound(text=f"original image not found: {ref['filename']}")
     data = await asyncio.to_thread(_merge_mask, original, image.file.read())

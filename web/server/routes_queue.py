@@ -35,7 +35,8 @@ async def post_prompt(request: web.Request) -> web.Response:
         return web.json_response(error_body("no_prompt", "No prompt provided", "No prompt provided"), status=400)
     prompt = body["prompt"]
     if not isinstance(prompt, dict):
-        raise BadRequest("Invalid prompt", f"'prompt' must be an object of node id -> node, got {type(prompt).__name__}",
+        raise BadRequest("Invalid prompt",
+                         f"'prompt' must be an object of node id -> node, got {type(prompt).__name__}",
                          error_type="invalid_prompt")
     prompt_id = expect(body, "prompt_id", str) or str(uuid.uuid4())
     extra_data = dict(expect(body, "extra_data", dict, default={}))

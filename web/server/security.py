@@ -84,9 +84,11 @@ def make_security_middleware(config: ServerConfig):
                 return _refuse(403, "forbidden_host", "Host not allowed",
                                "this server listens on loopback only; use localhost or 127.0.0.1")
             if _origin_mismatch(request):
+                origin, host = request.headers.get("Origin"), request.headers.get("Host")
                 return _refuse(403, "cross_origin", "Cross-origin request refused",
-                               f"Origin {request.headers.get('Origin')} does not match Host {request.headers.get('Host')}")
-            changes_state = request.method not in _SAFE_METHODS or request.headers.get("Upgrade", "").lower() == "websocket"
+                               f"Origin {origin} does not match Host {host}")
+            upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+            changes_state = request.method not in _SAFE_METHODS or upgrade
             if changes_state and request.headers.get("Sec-Fetch-Site") == "cross-site":
                 return _refuse(403, "cross_origin", "Cross-site request refused", "Sec-Fetch-Site: cross-site")
             if request.method == "OPTIONS":

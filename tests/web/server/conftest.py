@@ -129,8 +129,8 @@ class BadPreview:
         return {"ui": {}}
 
 
-TEST_NODES = {"TestOddUI": OddUI, "TestBadPreview": BadPreview, "TestNumber": Number, "TestAdd": Add, "TestSlow": Slow, "TestSaveNumber": SaveNumber,
-              "TestFail": Fail}
+TEST_NODES = {"TestOddUI": OddUI, "TestBadPreview": BadPreview, "TestNumber": Number, "TestAdd": Add,
+              "TestSlow": Slow, "TestSaveNumber": SaveNumber, "TestFail": Fail}
 
 
 def save_prompt(value: int, prefix: str = "n", slow_steps: int = 0, delay: float = 0.01) -> dict:

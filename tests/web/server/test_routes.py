@@ -161,7 +161,8 @@ async def test_post_prompt_error_shapes(server):
     assert body["error"]["type"] == "prompt_outputs_failed_validation"
     assert body["node_errors"]["1"]["errors"][0]["type"] == "value_bigger_than_max"
     for malformed in ("{not json", b"\xff\xfe", "[1, 2]", "[" * 100000, '{"prompt": {}, "number": NaN}',
-                      '{"prompt": {}, "number": 1e999}', '{"prompt": {"1": 5}}', {"prompt": [1]}, {"prompt": save_prompt(1), "number": "x"},
+                      '{"prompt": {}, "number": 1e999}', '{"prompt": {"1": 5}}', {"prompt": [1]},
+                      {"prompt": save_prompt(1), "number": "x"},
                       {"prompt": save_prompt(1), "extra_data": 3}, {"prompt": save_prompt(1), "client_id": 5},
                       {"prompt": save_prompt(1), "partial_execution_targets": "3"}):
         status, body = await post(malformed)
