@@ -31,6 +31,7 @@ class QueueWorker:
         self.last_node: str | None = None
         self.preview_method = state.config.preview_method
         self._executor = None
+        self._executor_lock = threading.Lock()
         self._free = {"unload_models": False, "free_memory": False}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="diffloom-queue-worker", daemon=True)
@@ -62,15 +63,16 @@ class QueueWorker:
     @property
     def executor(self):
         """The executor (created on first use; its cache lives as long as the server)."""
-        if self._executor is None:
-            from executor.cache import CacheSettings
-            from executor.engine import Executor
+        with self._executor_lock:  # the worker and a route (plugin reload) may both ask first
+            if self._executor is None:
+                from executor.cache import CacheSettings
+                from executor.engine import Executor
 
-            config = self.state.config
-            settings = CacheSettings(mode=config.cache_mode, lru_size=config.cache_lru_size,
-                                     ram_threshold_gb=config.cache_ram_gb)
-            self._executor = Executor(self.state.registry.classes, cache=settings, emit=self._emit)
-        return self._executor
+                config = self.state.config
+                settings = CacheSettings(mode=config.cache_mode, lru_size=config.cache_lru_size,
+                                         ram_threshold_gb=config.cache_ram_gb)
+                self._executor = Executor(self.state.registry.classes, cache=settings, emit=self._emit)
+            return self._executor
 
     # ---- the thread -----------------------------------------------------------------------------------------
     def _loop(self) -> None:
