@@ -120,11 +120,13 @@ def _int(raw: str | None, name: str) -> int | None:
         raise JobQueryError(f"{name} must be an integer")
 
 
+def _duration(job: dict) -> int:
+    start, end = job.get("execution_start_time"), job.get("execution_end_time")
+    return end - start if start and end else 0
+
+
 def _sort_key(sort_by: str):
-    if sort_by == "execution_duration":
-        return lambda j: (j.get("execution_end_time") or 0) - (j.get("execution_start_time") or 0) \
-            if j.get("execution_end_time") and j.get("execution_start_time") else 0
-    return lambda j: j.get("create_time") or 0
+    return _duration if sort_by == "execution_duration" else (lambda job: job.get("create_time") or 0)
 
 
 def _without_nulls(job: dict) -> dict:

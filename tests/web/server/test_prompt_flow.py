@@ -292,3 +292,19 @@ async def test_on_prompt_hooks_rewrite_the_body_and_a_failing_one_is_skipped(ser
     await wait_until_idle(server)
     entry = (await (await server.get(f"/history/{prompt_id}")).json())[prompt_id]
     assert entry["outputs"]["3"]["images"][0]["filename"] == "n_42.png"
+
+
+async def test_jobs_filter_sort_and_page(server):
+    ids = [await queue(server, save_prompt(value, slow_steps=steps, delay=0.03))
+           for value, steps in ((61, 1), (62, 6), (63, 3))]
+    await wait_until_idle(server)
+    body = await (await server.get("/api/jobs?sort_by=execution_duration")).json()
+    assert [j["id"] for j in body["jobs"]] == [ids[1], ids[2], ids[0]]
+    body = await (await server.get("/api/jobs?status=completed&sort_order=asc&limit=2&offset=1")).json()
+    assert [j["id"] for j in body["jobs"]] == ids[1:]
+    assert body["pagination"] == {"offset": 1, "limit": 2, "total": 3, "has_more": False}
+    assert (await (await server.get("/api/jobs?status=pending,failed")).json())["jobs"] == []
+    await server.post("/api/diffloom/queue/pause")
+    waiting = await queue(server, save_prompt(64))
+    jobs = (await (await server.get("/api/jobs?status=pending")).json())["jobs"]
+    assert [(j["id"], j["status"]) for j in jobs] == [(waiting, "pending")]
