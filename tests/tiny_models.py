@@ -43,10 +43,10 @@ class TinyCheckpoint:
         return dict(self.components)
 
 
-def tiny_unet_config(family: str) -> dict:
+def tiny_unet_config(family: str, in_channels: int = 4) -> dict:
     xl = family in ("sdxl", "sdxl_refiner")
     config = {
-        "sample_size": 8, "in_channels": 4, "out_channels": 4, "block_out_channels": [32, 64], "layers_per_block": 1,
+        "sample_size": 8, "in_channels": in_channels, "out_channels": 4, "block_out_channels": [32, 64], "layers_per_block": 1,
         "norm_num_groups": 32, "flip_sin_to_cos": True, "freq_shift": 0, "mid_block_type": "UNetMidBlock2DCrossAttn",
     }
     if family == "sd1":
@@ -137,11 +137,12 @@ def _tokenizer(pad_token: str | None = None):
     return CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR), local_files_only=True, **kwargs)
 
 
-def build_tiny(family: str, seed: int = 0, v_prediction: bool = False) -> tuple[dict, dict]:
-    """(original-layout state dict, diffusers components) of a tiny model of `family`."""
+def build_tiny(family: str, seed: int = 0, v_prediction: bool = False, inpaint: bool = False) -> tuple[dict, dict]:
+    """(original-layout state dict, diffusers components) of a tiny model of `family` (9 input channels if
+    `inpaint`: latent, mask, masked-image latent)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    unet = _seeded(seed, lambda: UNet2DConditionModel(**tiny_unet_config(family)))
+    unet = _seeded(seed, lambda: UNet2DConditionModel(**tiny_unet_config(family, 9 if inpaint else 4)))
     if v_prediction:
         # SD2 768-v models are recognised by the spread of this bias (spec §9.3)
         bias = unet.up_blocks[-1].attentions[-1].transformer_blocks[0].norm1.bias
@@ -175,14 +176,15 @@ def build_tiny(family: str, seed: int = 0, v_prediction: bool = False) -> tuple[
 
 
 def write_tiny(family: str, folder: str | Path, name: str | None = None, seed: int = 0,
-               v_prediction: bool = False) -> TinyCheckpoint:
-    """Write a tiny `family` checkpoint as `<folder>/<name>` (default `tiny_<family>.safetensors`)."""
+               v_prediction: bool = False, inpaint: bool = False) -> TinyCheckpoint:
+    """Write a tiny `family` checkpoint as `<folder>/<name>` (default `tiny_<family>[_v][_inpaint].safetensors`)."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state, components = build_tiny(family, seed, v_prediction)
-    path = folder / (name or f"tiny_{family}{'_v' if v_prediction else ''}.safetensors")
+    state, components = build_tiny(family, seed, v_prediction, inpaint)
+    suffix = ("_v" if v_prediction else "") + ("_inpaint" if inpaint else "")
+    path = folder / (name or f"tiny_{family}{suffix}.safetensors")
     save_file(state, str(path))
     return TinyCheckpoint(family, path, components, "v" if v_prediction else "eps")
 
@@ -193,3 +195,93 @@ def write_tiny_sd1(folder, name=None, seed=0) -> TinyCheckpoint:
 
 def write_tiny_sdxl(folder, name=None, seed=0) -> TinyCheckpoint:
     return write_tiny("sdxl", folder, name, seed)
+
+
+# --- tiny LoRA files (spec §9.4) ------------------------------------------------------------------------------------
+
+LORA_FORMATS = ("kohya", "kohya_ldm", "peft", "locon", "loha", "lokr")
+
+
+def _lora_targets(network, convs: bool) -> list[tuple[str, tuple[int, ...]]]:
+    """(module path, weight shape) of the Linear layers (and with `convs` the Conv2d layers) of a network."""
+    kinds = (torch.nn.Linear, torch.nn.Conv2d) if convs else (torch.nn.Linear,)
+    skip = ("time_embedding", "add_embedding", "embeddings", "conv_in", "conv_out", "text_projection")
+    return [(name, tuple(module.weight.shape)) for name, module in network.named_modules()
+            if isinstance(module, kinds) and not any(s in name for s in skip)]
+
+
+def _lora_module(shape, fmt: str, rank: int, generator) -> dict[str, torch.Tensor]:
+    """The tensors of one module's LoRA in `fmt` (key suffixes without the module name), nonzero everywhere."""
+    def rand(*size):
+        return torch.randn(size, generator=generator) * 0.2
+
+    out_dim, in_dim, kernel = shape[0], shape[1], tuple(shape[2:])
+    alpha = {".alpha": torch.tensor(rank / 2)}
+    if fmt == "loha":
+        flat = in_dim * (kernel[0] * kernel[1] if kernel else 1)
+        return {".hada_w1_a": rand(out_dim, rank), ".hada_w1_b": rand(rank, flat), ".hada_w2_a": rand(out_dim, rank),
+                ".hada_w2_b": rand(rank, flat), **alpha}
+    if fmt == "lokr":
+        # w1 ⊗ (w2_a · w2_b): out = 2·(out/2), in = 1·in
+        w2_in = in_dim * (kernel[0] * kernel[1] if kernel else 1)
+        return {".lokr_w1": rand(2, 1), ".lokr_w2_a": rand(out_dim // 2, rank), ".lokr_w2_b": rand(rank, w2_in), **alpha}
+    down, up = rand(rank, in_dim, *kernel), rand(out_dim, rank, *(1 for _ in kernel))
+    if fmt == "peft":
+        return {".lora_A.weight": down, ".lora_B.weight": up}
+    return {".lora_down.weight": down, ".lora_up.weight": up, **alpha}
+
+
+def _lora_text_names(tiny: TinyCheckpoint, fmt: str) -> list[tuple[str, object]]:
+    """(file prefix, text encoder) pairs of the tiny model in kohya or diffusers naming."""
+    pairs = []
+    for index, key in enumerate(("text_encoder", "text_encoder_2")):
+        if key in tiny.components:
+            kohya = "lora_te_" if tiny.family in ("sd1", "sd2") else f"lora_te{index + 1}_"
+            pairs.append((f"{key}." if fmt == "peft" else kohya, tiny.components[key]))
+    return pairs
+
+
+def tiny_lora_state(tiny: TinyCheckpoint, fmt: str = "kohya", seed: int = 0, rank: int = 4,
+                    text: bool = True, unet: bool = True) -> dict[str, torch.Tensor]:
+    """A random LoRA for the tiny model in one of LORA_FORMATS.
+
+    kohya: `lora_unet_<diffusers path>` / `lora_te_…` with alpha; kohya_ldm: `lora_unet_<original path>` (kohya's
+    SDXL naming); peft: diffusers `unet.<path>.lora_A.weight`; locon: kohya names incl. resnet convs; loha / lokr:
+    LyCORIS (kohya names, convs included).
+    """
+    from nodes.diffusion.convert_unet import unet_key_map
+
+    generator = torch.Generator().manual_seed(seed)
+    convs = fmt in ("locon", "loha", "lokr")
+    state: dict[str, torch.Tensor] = {}
+    if unet:
+        model = tiny.components["unet"]
+        params = [k for k, _ in model.named_parameters()]
+        original = {d[:-len(".weight")]: o[:-len(".weight")]
+                    for o, d in unet_key_map(dict(model.config), params).items() if d.endswith(".weight")}
+        for module, shape in _lora_targets(model, convs):
+            if fmt == "peft":
+                name = "unet." + module
+            elif fmt == "kohya_ldm":
+                name = "lora_unet_" + original[module].replace(".", "_")
+            else:
+                name = "lora_unet_" + module.replace(".", "_")
+            state.update({name + k: v for k, v in _lora_module(shape, fmt, rank, generator).items()})
+    if text:
+        for prefix, encoder in _lora_text_names(tiny, fmt):
+            for module, shape in _lora_targets(encoder, convs=False):
+                name = prefix + (module if fmt == "peft" else module.replace(".", "_"))
+                state.update({name + k: v for k, v in _lora_module(shape, fmt, rank, generator).items()})
+    return state
+
+
+def write_tiny_lora(tiny: TinyCheckpoint, folder: str | Path, fmt: str = "kohya", name: str | None = None,
+                    **kwargs) -> Path:
+    """Write `tiny_lora_state(tiny, fmt, …)` as `<folder>/<name>` (default `tiny_<family>_<fmt>.safetensors`)."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"tiny_{tiny.family}_{fmt}.safetensors")
+    save_file({k: v.contiguous() for k, v in tiny_lora_state(tiny, fmt, **kwargs).items()}, str(path))
+    return path

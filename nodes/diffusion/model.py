@@ -80,21 +80,31 @@ class DiffusionModel(DeviceResident):
         return torch.tensor([ids], dtype=torch.float32)
 
     def _concat(self, options: dict, latent_shape) -> torch.Tensor:
-        """Inpainting models see the mask and the masked image latent (UNet space) beside the noisy latent."""
-        batch, _, h, w = latent_shape
-        extra = self.in_channels - self.latent_format.channels
+        """Inpainting models see a mask and a masked-image latent (UNet space) beside the noisy latent.
+
+        Mask: `concat_mask`, else the sampler's `denoise_mask`; image: `concat_latent_image` (raw), else the
+        sampler's `latent_image` (UNet space). Without any mask the whole image is regenerated from a blank one.
+        """
+        batch, channels, h, w = latent_shape
+        mask = options.get("concat_mask", options.get("denoise_mask"))
         image = options.get("concat_latent_image")
-        mask = options.get("concat_mask")
-        if image is None:
-            image = torch.zeros(1, self.latent_format.channels, h, w)
-        else:
+        if image is not None:
             image = self.latent_format.process_in(_resize(image, h, w))
+        elif mask is not None and options.get("latent_image") is not None:
+            image = _resize(options["latent_image"], h, w)
         if mask is None:
-            mask = torch.ones(1, 1, h, w)
+            mask, image = torch.ones(1, 1, h, w), None
         else:
             mask = _resize(mask.reshape(-1, 1, *mask.shape[-2:]).float(), h, w).round()
-        parts = [mask, image] if extra == mask.shape[1] + image.shape[1] else [image]
-        return torch.cat([p.expand(batch, *p.shape[1:]) for p in parts], dim=1)[:, :extra]
+        if image is None:
+            image = torch.zeros(1, channels, h, w)
+        parts = [p.expand(batch, *p.shape[1:]) if p.shape[0] == 1 else p for p in (mask, image)]
+        concat = torch.cat(parts, dim=1)
+        extra = self.in_channels - channels
+        if concat.shape[1] != extra:
+            raise ValueError(f"this {self.family} model takes {extra} extra input channels; mask + image give "
+                             f"{concat.shape[1]}")
+        return concat
 
     @torch.no_grad()
     def unet_forward(self, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, extras: dict,

@@ -161,3 +161,23 @@ def test_model_key_map_serves_original_layout_names(tiny_checkpoints, tiny_model
     assert mapping["input_blocks.1.1.proj_in.weight"] == "down_blocks.0.attentions.0.proj_in.weight"
     assert mapping["middle_block.2.out_layers.3.weight"] == "mid_block.resnets.1.conv2.weight"
     assert set(mapping.values()) == set(model.unet.state_dict())
+
+
+def test_inpainting_model_gets_mask_and_masked_image_channels(tiny_models_paths):
+    from tiny_models import write_tiny
+
+    tiny = write_tiny("sd1", tiny_models_paths.folder_dirs("checkpoints")[0], inpaint=True)
+    model = CheckpointLoaderSimple().load_checkpoint(tiny.name)[0]
+    assert model.in_channels == 9
+    g = torch.Generator().manual_seed(0)
+    x, raw_image = torch.randn(2, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
+    mask = (torch.rand(1, 64, 64, generator=g) > 0.5).float()
+    extras = model.extra_conds({"concat_latent_image": raw_image, "concat_mask": mask}, x.shape)
+    t, ctx = torch.tensor([500.0, 500.0]), torch.randn(2, 77, 32, generator=g)
+    small_mask = torch.nn.functional.interpolate(mask[None], size=(8, 8), mode="bilinear").round()
+    # diffusers' inpainting pipeline feeds [latents, mask, masked image latents * scale]
+    sample = torch.cat([x, small_mask.expand(2, 1, 8, 8), (raw_image * 0.18215).expand(2, 4, 8, 8)], dim=1)
+    reference = tiny.components["unet"](sample, t, encoder_hidden_states=ctx).sample
+    torch.testing.assert_close(model.unet_forward(x, t, ctx, extras), reference, atol=1e-5, rtol=1e-5)
+    blank = model.extra_conds({}, x.shape)["c_concat"]
+    assert blank.shape == (2, 5, 8, 8) and blank[:, 0].eq(1).all() and blank[:, 1:].eq(0).all()
