@@ -85,7 +85,9 @@ def prepare_side(model, conditioning, latent_shape, side: str, extra_options: di
             if options.get("set_area_to_bounds", False):
                 area = _mask_bounds(mask)
         start, end = options.get("start_percent"), options.get("end_percent")
-        extras = model.extra_conds({**options, "prompt_type": side, **(extra_options or {})}, latent_shape)
+        # like ComfyUI: the size conditioning defaults to the image size (latent × 8), the side names the prompt
+        defaults = {"width": width * 8, "height": height * 8, "prompt_type": side, **(extra_options or {})}
+        extras = model.extra_conds({**defaults, **options}, latent_shape)
         prepared.append(Cond(
             context=context, extras=extras, area=area, strength=float(options.get("strength", 1.0)), mask=mask,
             mask_strength=float(options.get("mask_strength", 1.0)),

@@ -28,8 +28,8 @@ def _with_timesteps(scheduler_cls, timesteps):
     return Aligned
 
 
-def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timesteps=True):
-    from diffusers import StableDiffusionPipeline
+def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timesteps=True, family="sd1"):
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
@@ -38,7 +38,7 @@ def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timeste
     from nodes.stages.sampling import KSampler
     from nodes.stages.text import CLIPTextEncode
 
-    tiny = tiny_checkpoints["sd1"]
+    tiny = tiny_checkpoints[family]
     model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
     (positive,) = CLIPTextEncode().encode(clip, "a red square on a blue background")
     (negative,) = CLIPTextEncode().encode(clip, "")
@@ -52,8 +52,14 @@ def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timeste
     if scheduler_cls.__name__ == "DPMSolverMultistepScheduler":
         config.update(algorithm_type="dpmsolver++", solver_order=2, final_sigmas_type="zero")
     reference = _with_timesteps(scheduler_cls, timesteps)(**config)
-    pipe = StableDiffusionPipeline(**tiny.pipeline_components(), scheduler=reference, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    embeds = dict(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0])
+    if family == "sdxl":
+        pipe = StableDiffusionXLPipeline(**tiny.pipeline_components(), scheduler=reference)
+        embeds.update(pooled_prompt_embeds=positive[0][1]["pooled_output"],
+                      negative_pooled_prompt_embeds=negative[0][1]["pooled_output"])
+    else:
+        pipe = StableDiffusionPipeline(**tiny.pipeline_components(), scheduler=reference, safety_checker=None,
+                                       feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     reference.set_timesteps(sigmas=sigmas)
     # ComfyUI starts from x = noise·sqrt(1 + σ₀²); Euler works on that x, DPM-Solver on x / sqrt(1 + σ²) (= noise);
@@ -62,8 +68,8 @@ def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timeste
     if scheduler_cls.__name__ == "EulerDiscreteScheduler":
         start = start * float((1 + sigmas[0] ** 2) ** 0.5)
     start = start / float(reference.init_noise_sigma)
-    theirs = pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], sigmas=sigmas.tolist(),
-                  guidance_scale=CFG, latents=start, output_type="latent", height=64, width=64).images
+    theirs = pipe(**embeds, sigmas=sigmas.tolist(), guidance_scale=CFG, latents=start, output_type="latent",
+                  height=64, width=64).images
     return ours["samples"] * model.latent_format.scale_factor, theirs, sigmas, ms
 
 
@@ -81,6 +87,17 @@ def test_txt2img_equals_stable_diffusion_pipeline(tiny_checkpoints, tiny_models_
     assert ours.shape == theirs.shape == (1, 4, 8, 8)
     assert float((ours - theirs).abs().max()) < 1e-3
     assert float(theirs.std()) > 0.1  # a real result, not two zeros
+
+
+@pytest.mark.slow
+def test_sdxl_txt2img_equals_stable_diffusion_xl_pipeline(tiny_checkpoints, tiny_models_paths):
+    """SDXL adds pooled text and size ids; sizes default to the image size (64×64, no crop) on both sides."""
+    from diffusers import EulerDiscreteScheduler
+
+    torch.set_num_threads(1)
+    ours, theirs, _, _ = _run_both(tiny_checkpoints, "euler", "normal", EulerDiscreteScheduler, family="sdxl")
+    assert float((ours - theirs).abs().max()) < 1e-3
+    assert float(theirs.std()) > 0.1
 
 
 @pytest.mark.slow
