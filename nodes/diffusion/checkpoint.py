@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from nodes.diffusion import convert_clip, detect
-from nodes.diffusion.convert_unet import unet_key_map
-from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+from nodes.diffusion.convert_unet import diffusers_unet_to_original, unet_key_map
+from nodes.diffusion.convert_vae import diffusers_vae_to_original, is_attention_projection, vae_key_map
 from nodes.diffusion.devices import compute_device, weight_dtype
 from nodes.diffusion.files import ModelFileError, load_state_dict
 from nodes.diffusion.latent_format import latent_format_for
@@ -212,38 +212,3 @@ def load_text_encoders(paths: list[str | Path], embedding_dirs: list[Path] | Non
     clip = TextEncoder(make_slots(family, models), family, embedding_dirs)
     clip.run_device = "cpu" if device == "cpu" else None
     return clip
-
-
-def _invert(mapping: dict[str, str], state_dict: dict) -> dict:
-    back = {diffusers: original for original, diffusers in mapping.items()}
-    return {back.get(k, k): v for k, v in state_dict.items()}
-
-
-def _count(keys, pattern: str) -> int:
-    import re
-
-    regex = re.compile(pattern)
-    return len({m.group(1) for k in keys if (m := regex.match(k))})
-
-
-def diffusers_unet_to_original(state_dict: dict) -> dict:
-    """Diffusers UNet keys → original-layout keys (the structure is read from the key names)."""
-    keys = list(state_dict)
-    levels = _count(keys, r"down_blocks\.(\d+)\.")
-    structure = {
-        "block_out_channels": [0] * levels, "layers_per_block": _count(keys, r"down_blocks\.0\.resnets\.(\d+)\."),
-        "down_block_types": ["CrossAttnDownBlock2D" if any(k.startswith(f"down_blocks.{i}.attentions.") for k in keys)
-                             else "DownBlock2D" for i in range(levels)],
-        "up_block_types": ["CrossAttnUpBlock2D" if any(k.startswith(f"up_blocks.{i}.attentions.") for k in keys)
-                           else "UpBlock2D" for i in range(levels)],
-    }
-    return _invert(unet_key_map(structure, keys), state_dict)
-
-
-def diffusers_vae_to_original(state_dict: dict) -> dict:
-    """Diffusers VAE keys → original-layout keys."""
-    keys = list(state_dict)
-    levels = _count(keys, r"encoder\.down_blocks\.(\d+)\.")
-    structure = {"block_out_channels": [0] * levels,
-                 "layers_per_block": _count(keys, r"encoder\.down_blocks\.0\.resnets\.(\d+)\.")}
-    return _invert(vae_key_map(structure, keys), state_dict)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nodes.diffusion.keys import count_indices, invert_key_map
+
 # resnet sub-module names, original → diffusers
 RESNET_RENAMES = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
                   "out_layers.0": "norm2", "out_layers.3": "conv2", "skip_connection": "conv_shortcut"}
@@ -72,3 +74,19 @@ def unet_key_map(config: dict, diffusers_keys: Iterable[str]) -> dict[str, str]:
         else:
             raise KeyError(f"no original-layout name for diffusers UNet key {key!r}")
     return mapping
+
+
+def diffusers_unet_to_original(state_dict: dict) -> dict:
+    """Diffusers UNet keys → original-layout keys (the block structure is read from the key names)."""
+    keys = list(state_dict)
+    levels = count_indices(keys, r"down_blocks\.(\d+)\.")
+
+    def kind(side: str, index: int) -> str:
+        attention = any(k.startswith(f"{side}_blocks.{index}.attentions.") for k in keys)
+        return ("CrossAttn" if attention else "") + ("DownBlock2D" if side == "down" else "UpBlock2D")
+
+    structure = {"block_out_channels": [0] * levels,
+                 "layers_per_block": count_indices(keys, r"down_blocks\.0\.resnets\.(\d+)\."),
+                 "down_block_types": [kind("down", i) for i in range(levels)],
+                 "up_block_types": [kind("up", i) for i in range(levels)]}
+    return invert_key_map(unet_key_map(structure, keys), state_dict)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nodes.diffusion.keys import count_indices, invert_key_map
+
 RESNET_RENAMES = {"nin_shortcut": "conv_shortcut"}
 ATTENTION_RENAMES = {"norm": "group_norm", "q": "to_q", "k": "to_k", "v": "to_v", "proj_out": "to_out.0"}
 
@@ -61,3 +63,11 @@ def is_attention_projection(diffusers_key: str) -> bool:
     """Original VAE attention projections are 1×1 convolutions ([C, C, 1, 1]); diffusers uses linears ([C, C])."""
     return ".attentions." in diffusers_key and diffusers_key.endswith(".weight") and any(
         f".{name}." in diffusers_key for name in ("to_q", "to_k", "to_v", "to_out"))
+
+
+def diffusers_vae_to_original(state_dict: dict) -> dict:
+    """Diffusers VAE keys → original-layout keys (the block structure is read from the key names)."""
+    keys = list(state_dict)
+    structure = {"block_out_channels": [0] * count_indices(keys, r"encoder\.down_blocks\.(\d+)\."),
+                 "layers_per_block": count_indices(keys, r"encoder\.down_blocks\.0\.resnets\.(\d+)\.")}
+    return invert_key_map(vae_key_map(structure, keys), state_dict)
