@@ -231,7 +231,8 @@ def _prompt_shape_error(prompt: Any, classes: Mapping[str, type]) -> dict | None
         class_type = node["class_type"]
         if not isinstance(class_type, str) or class_type not in classes:
             title = (node.get("_meta") or {}).get("title", class_type)
-            return _error("missing_node_type", f"Node '{title}' not found. The custom node may not be installed.",
+            # ComfyUI 0.8's type and message; extra_info adds what a client needs to point at the node.
+            return _error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.",
                           f"Node ID '#{node_id}'",
                           {"node_id": node_id, "class_type": class_type, "node_title": title})
     return None

@@ -26,8 +26,8 @@ def test_missing_class_type_and_unknown_class():
     assert result.error["message"] == "Cannot execute because a node is missing the class_type property."
     assert result.error["details"] == "Node ID '#1'"
     result = validate_prompt({"7": {"class_type": "Nope", "inputs": {}, "_meta": {"title": "My node"}}}, CLASSES)
-    assert result.error == {"type": "missing_node_type",
-                            "message": "Node 'My node' not found. The custom node may not be installed.",
+    assert result.error == {"type": "invalid_prompt",
+                            "message": "Cannot execute because node Nope does not exist.",
                             "details": "Node ID '#7'",
                             "extra_info": {"node_id": "7", "class_type": "Nope", "node_title": "My node"}}
 
