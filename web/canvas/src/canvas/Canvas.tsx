@@ -254,7 +254,7 @@ function CanvasInner() {
         setSelectedEdges([]);
         actions.deleteSelection();
       });
-      else if (!ctrl && key === "." ) run(() => flow.fitView({ padding: 0.1, duration: 200 }));
+      else if (!ctrl && key === "." ) run(() => fitGraph(200));
       else if (!ctrl && e.altKey && key === "c") run(() => {
         const ids = actions.selectedNodeIds();
         store().edit((g) => g.nodes.filter((n) => ids.includes(n.id)).forEach((n) => { n.flags = { ...n.flags, collapsed: !n.flags.collapsed }; }));
@@ -264,12 +264,34 @@ function CanvasInner() {
     return () => window.removeEventListener("keydown", onKey);
   }, [flow]);
 
+  const ds = (graph.rest.extra as { ds?: { scale: number; offset: [number, number] } } | undefined)?.ds;
+  /** The viewport showing the whole graph, from saved positions and sizes (off-screen nodes are never measured). */
+  const fitViewport = (): Viewport | undefined => {
+    const g = activeGraph(store());
+    const boxes = [
+      ...g.nodes.map((n) => { const m = measured.get(String(n.id)); return [n.pos[0], n.pos[1], m?.width ?? n.size[0], m?.height ?? n.size[1]]; }),
+      ...g.groups.map((gr) => gr.bounding),
+    ];
+    if (!boxes.length) return undefined;
+    const x0 = Math.min(...boxes.map((b) => b[0]));
+    const y0 = Math.min(...boxes.map((b) => b[1]));
+    const w = Math.max(...boxes.map((b) => b[0] + b[2])) - x0;
+    const h = Math.max(...boxes.map((b) => b[1] + b[3])) - y0;
+    const box = wrapper.current?.getBoundingClientRect() ?? { width: window.innerWidth, height: window.innerHeight - 40 };
+    const zoom = Math.max(0.05, Math.min(1, (0.9 * box.width) / w, (0.9 * box.height) / h));
+    return { x: (box.width - w * zoom) / 2 - x0 * zoom, y: (box.height - h * zoom) / 2 - y0 * zoom, zoom };
+  };
+  const fitGraph = (duration = 0) => {
+    const vp = fitViewport();
+    if (vp) void flow.setViewport(vp, { duration });
+  };
+
   const selectedEdgesRef = useRef<string[]>([]);
   selectedEdgesRef.current = selectedEdges;
 
-  const ds = (graph.rest.extra as { ds?: { scale: number; offset: [number, number] } } | undefined)?.ds;
-  const defaultViewport: Viewport | undefined = ds
-    ? { x: ds.offset[0] * ds.scale, y: ds.offset[1] * ds.scale, zoom: ds.scale } : undefined;
+  // Computed once per mounted tab (the flow is keyed by tab): a saved view, or the whole graph for opened files.
+  const defaultViewport = useMemo(() => (fit || !ds ? fitViewport()
+    : { x: ds.offset[0] * ds.scale, y: ds.offset[1] * ds.scale, zoom: ds.scale }), [activeId]);
   const onMoveEnd = (_: unknown, vp: Viewport) => {
     store().editTransient((g) => {
       const extra = { ...((g.rest.extra as Record<string, unknown>) ?? {}) };
@@ -294,7 +316,7 @@ function CanvasInner() {
           setSelectedEdges([...chosen]);
         }}
         onConnect={onConnect} onConnectEnd={onConnectEnd} isValidConnection={isValidConnection}
-        defaultViewport={defaultViewport} fitView={fit || !ds} fitViewOptions={{ padding: 0.1, maxZoom: 1 }} onMoveEnd={onMoveEnd}
+        defaultViewport={defaultViewport} onMoveEnd={onMoveEnd}
         zoomOnDoubleClick={false} deleteKeyCode={null} selectionKeyCode="Shift" multiSelectionKeyCode={["Shift", "Control", "Meta"]}
         minZoom={0.05} maxZoom={4} onlyRenderVisibleElements proOptions={{ hideAttribution: true }}
         onPaneClick={() => { setMenu(null); }}
@@ -306,7 +328,7 @@ function CanvasInner() {
             { label: "Add Node", children: treeToItems(categoryTree(defs), (type) => addAt(type, at)) },
             { label: "Add Group", run: () => store().edit((g) => { g.groups.push({ id: g.groups.length + 1, title: "Group", bounding: [at.x, at.y, 400, 300], color: "#3f789e", font_size: 24, flags: {} }); }) },
             { label: "Add Reroute", run: () => addAt("Reroute", at) },
-            { label: "Fit view (.)", run: () => flow.fitView({ padding: 0.1 }) },
+            { label: "Fit view (.)", run: () => fitGraph(200) },
             ...extensions.flatMap((ext) => (ext.commands ?? []).map((c) => ({ label: c.label, run: () => c.run(window.diffloom!) }))),
           ] });
         }}

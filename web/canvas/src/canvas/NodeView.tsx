@@ -1,6 +1,6 @@
 /** A node on the canvas: title, typed sockets, widgets, run state and images, generated from its definition. */
-import { Handle, type NodeProps, Position, useUpdateNodeInternals } from "@xyflow/react";
-import { memo, useEffect, useState } from "react";
+import { Handle, type NodeProps, Position, useStore, useUpdateNodeInternals } from "@xyflow/react";
+import { memo, useEffect, useRef, useState } from "react";
 import { viewUrl } from "../api/client";
 import { setWidgetValue } from "../graph/edits";
 import { nodeKind } from "../graph/nodeKinds";
@@ -13,6 +13,8 @@ import { WidgetView } from "../widgets/WidgetView";
 import { nodeRows } from "./nodeRows";
 
 export type NodeData = { node: EditorNode };
+
+export const LOW_DETAIL_ZOOM = 0.5;
 
 function Socket({ side, id, type, label, error }: { side: "in" | "out"; id: string; type: string; label: string; error?: string }) {
   return (
@@ -69,18 +71,27 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   const progress = useRunStore((s) => (s.running === id ? s.progress[id] : undefined));
   const error = useRunStore((s) => s.errors[id]);
   const updateInternals = useUpdateNodeInternals();
+  // Zoomed far out, widgets are unreadable: draw same-height stubs instead (keeps 300-node graphs smooth).
+  const lowDetail = useStore((s) => s.transform[2] < LOW_DETAIL_ZOOM);
   const rows = nodeRows(node, defs);
   const kind = nodeKind(defs, node.type);
   const title = node.title ?? (kind.kind === "missing" ? node.type : displayName(kind.def, node.type));
-  const socketKey = node.inputs.map((i) => `${i.name}:${i.link}`).join(",") + (node.flags.collapsed ? "c" : "");
-  useEffect(() => updateInternals(id), [socketKey, id, updateInternals]);
+  // Widget sockets are left out when zoomed far out (fewer handles to measure); any change re-measures handles.
+  const socketKey = node.inputs.map((i) => `${i.name}:${i.link}`).join(",") + (node.flags.collapsed ? "c" : "") +
+    (lowDetail ? "low" : "");
+  // React Flow measures handles on mount; only later socket changes (a widget turned input) need a re-measure.
+  const mountedKey = useRef(socketKey);
+  useEffect(() => {
+    if (mountedKey.current !== socketKey) updateInternals(id);
+    mountedKey.current = socketKey;
+  }, [socketKey, id, updateInternals]);
 
   const values = Array.isArray(node.widgets_values) ? node.widgets_values : [];
   const setValue = (index: number) => (value: unknown) =>
     edit((g) => setWidgetValue(g, defs, node.id, index, value), `widget:${node.id}:${index}`);
   const classes = ["dl-node", selected && "selected", running && "running", cached && "cached", error && "error",
     node.mode === 4 && "bypassed", node.mode === 2 && "muted", rows.kind === "missing" && "missing",
-    node.flags.collapsed && "collapsed"].filter(Boolean).join(" ");
+    node.flags.collapsed && "collapsed", lowDetail && "low"].filter(Boolean).join(" ");
   const style = { width: node.flags.collapsed ? undefined : Math.max(node.size[0], 180),
                   "--node-color": node.color, "--node-bg": node.bgcolor } as React.CSSProperties;
 
@@ -111,10 +122,11 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
         {rows.widgets.map(({ spec, index }) => (
           <div key={`${spec.name}:${index}`} className={`dl-widget-row ${error?.inputs[spec.name] ? "error" : ""}`}
             title={error?.inputs[spec.name]} data-input={spec.name}>
-            {spec.serialize && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
+            {spec.serialize && !lowDetail && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
               style={{ background: typeColor(spec.type) }} />}
-            <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
-              target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />
+            {lowDetail ? <div className={`dl-widget-stub ${spec.kind}`} /> : (
+              <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
+                target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />)}
           </div>
         ))}
         {rows.kind === "missing" && values.map((v, i) => <div key={i} className="dl-raw-value">{JSON.stringify(v)}</div>)}
