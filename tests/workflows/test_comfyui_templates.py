@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import nodes
-from tests.workflows.test_workflow_runs import write_kohya_lora
+from tests.workflows.tiny_files import write_controlnet, write_kohya_lora
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +102,8 @@ def provide_files(workflow: dict, paths, tiny_models) -> None:
     for node in workflow["nodes"]:
         if node["type"] == "LoraLoader" and sd1 is not None:
             write_kohya_lora(sd1.components["unet"], paths.models_dir / "loras" / node["widgets_values"][0])
+        elif node["type"] == "ControlNetLoader" and sd1 is not None:
+            write_controlnet(sd1, paths.models_dir / "controlnet" / node["widgets_values"][0])
         elif node["type"] == "VAELoader" and sd1 is not None:
             from safetensors.torch import save_file
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import nodes
+from tests.workflows.tiny_files import write_controlnet, write_kohya_lora
 
 pytestmark = pytest.mark.slow
 
@@ -18,42 +19,28 @@ CHECKPOINTS = {"toy.safetensors": "sd1", "toy_sdxl.safetensors": "sdxl",
 
 
 @pytest.fixture(scope="module")
-def base_dir(tmp_path_factory):
-    """A base directory with tiny checkpoints under the placeholder names and the two input pictures."""
+def example_files(tmp_path_factory):
+    """A base directory with tiny checkpoints and a LoRA under the placeholder names and the two input pictures;
+    also yields the tiny SD1 checkpoint (for a ControlNet made on demand)."""
     from nodes import paths as node_paths
     from tests.tiny_models import write_tiny
 
     previous = node_paths._default
+    sd1 = None
     paths = node_paths.configure(node_paths.Paths.create(tmp_path_factory.mktemp("examples")))
     for name, family in CHECKPOINTS.items():
         tiny = write_tiny(family, paths.models_dir / "checkpoints", name=name)
         if name == "toy.safetensors":
             write_kohya_lora(tiny.components["unet"], paths.models_dir / "loras" / "toy_lora.safetensors")
+            sd1 = tiny
     paths.input_dir.mkdir(parents=True)
     picture = np.zeros((64, 64, 4), dtype=np.uint8)
     picture[..., 0], picture[..., 2], picture[..., 3] = 200, 60, 255
     Image.fromarray(picture[..., :3]).save(paths.input_dir / "example.png")
     picture[16:48, 16:48, 3] = 0  # the transparent square is what gets repainted
     Image.fromarray(picture).save(paths.input_dir / "inpaint_example.png")
-    yield paths
+    yield paths, sd1
     node_paths._default = previous
-
-
-def write_kohya_lora(unet, path: Path, rank: int = 2) -> None:
-    """A kohya-style LoRA (diffusers module names) on every attention projection of a UNet."""
-    import torch
-    from safetensors.torch import save_file
-
-    generator = torch.Generator().manual_seed(0)
-    state = {}
-    for module_name, module in unet.named_modules():
-        if module_name.split(".")[-1] in ("to_q", "to_k", "to_v") and isinstance(module, torch.nn.Linear):
-            key = "lora_unet_" + module_name.replace(".", "_")
-            state[f"{key}.lora_down.weight"] = torch.randn(rank, module.in_features, generator=generator) * 0.1
-            state[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=generator) * 0.1
-            state[f"{key}.alpha"] = torch.tensor(float(rank))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path))
 
 
 def shrink(prompt: dict) -> None:
@@ -77,7 +64,8 @@ def shrink(prompt: dict) -> None:
 
 @pytest.mark.parametrize("name", ["txt2img", "img2img", "inpaint", "outpaint", "hires_fix", "area_composition",
                                   "sdxl_refiner", "lora", "controlnet"])
-def test_example_runs_on_tiny_models(name, base_dir):
+def test_example_runs_on_tiny_models(name, example_files):
+    paths, sd1 = example_files
     import torch
 
     from executor.convert import editor_to_api
@@ -90,7 +78,7 @@ def test_example_runs_on_tiny_models(name, base_dir):
     if missing:
         pytest.skip(f"node types not implemented yet: {sorted(missing)}")
     if name == "controlnet":
-        pytest.skip("needs a tiny ControlNet file under the placeholder name")
+        write_controlnet(sd1, paths.models_dir / "controlnet" / "toy_controlnet.safetensors")
     torch.manual_seed(0)
     prompt = editor_to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
     shrink(prompt)
@@ -100,7 +88,7 @@ def test_example_runs_on_tiny_models(name, base_dir):
     assert result.success, result.error
     saved = [entry for ui in result.outputs.values() for entry in ui.get("images", []) if entry["type"] == "output"]
     assert [entry["filename"] for entry in saved] == [f"{name}_00001_.png"]
-    path = base_dir.output_dir / saved[0]["filename"]
+    path = paths.output_dir / saved[0]["filename"]
     assert read_workflow(path)["workflow"] == workflow
     with Image.open(path) as picture:
         expected = {"area_composition": (128, 64), "outpaint": (96, 64), "hires_fix": (96, 96)}.get(name, (64, 64))
