@@ -22,6 +22,9 @@ def latent_to_rgb(latent_format, x0: torch.Tensor):
     return Image.fromarray(pixels.numpy())
 
 
+PREVIEW_MAX_SIZE = 512
+
+
 def step_preview(latent_format, x0: torch.Tensor):
     """The preview tuple for `executor.progress.report`, or None when nobody listens or previews are off.
 
@@ -32,4 +35,5 @@ def step_preview(latent_format, x0: torch.Tensor):
     if hook is None or getattr(hook, "preview_method", "auto") in DISABLED:
         return None
     image = latent_to_rgb(latent_format, x0)
-    return ("JPEG", image, None) if image is not None else None
+    # A max size (not None) asks the server to fit the frame into its --preview-size, as ComfyUI's previews do.
+    return ("JPEG", image, PREVIEW_MAX_SIZE) if image is not None else None

@@ -8,11 +8,12 @@ from web.server.hub import Preview
 
 
 def encode_preview(image_format: str, image, max_size: int | None, preview_size: int, metadata: dict) -> Preview:
-    """Fit the image into preview_size² (up or down, bilinear) unless max_size is None, then JPEG q95 or PNG."""
+    """Shrink the image into preview_size² (never enlarged) unless max_size is None, then JPEG q95 or PNG."""
     from PIL import Image, ImageOps
 
     if max_size is not None:
-        image = ImageOps.contain(image, (preview_size, preview_size), Image.Resampling.BILINEAR)
+        if max(image.size) > preview_size:
+            image = ImageOps.contain(image, (preview_size, preview_size), Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
     if str(image_format).upper() == "PNG":
         image.save(buffer, format="PNG", compress_level=1)
