@@ -9,10 +9,11 @@ import numpy as np
 from tools.toymodel.domain import BACKGROUND_COLOURS, SHAPE_COLOURS, ShapeSpec, position_of
 
 ALPHA_FLOOR = 0.15  # coverage below this is background noise, not shape
-STAR_MAX_FILL = 0.42  # area / bounding box: star 0.31, triangle 0.5, circle 0.79, square 1.0
-TRIANGLE_MAX_FILL = 0.65
-CIRCLE_MAX_FILL = 0.89
-STAR_MAX_SOLIDITY = 0.8  # area / convex hull: star 0.5-0.74, the convex shapes above 0.85 even when pixelated
+# Shape type from three scale-free features (typical clean values in brackets):
+TRIANGLE_MAX_TOP_SHARE = 0.41  # share of the area above the centre line [triangle 0.28, the others 0.5]
+STAR_MAX_SOLIDITY = 0.8  # area / convex hull [star 0.5-0.7, the convex shapes 0.85-1.0 even when pixelated]
+STAR_MAX_CORNER_FILL = 0.27  # coverage in the bounding box's corners [star 0.1, circle 0.33, square 0.9]
+SQUARE_MIN_CORNER_FILL = 0.55
 STRIPED_MIN_GAP_FRACTION = 0.1  # share of the silhouette that is background between bars
 
 
@@ -153,21 +154,48 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
 
 
 def _geometry(coverage: np.ndarray, mask: np.ndarray) -> dict:
-    """Area, bounding-box fill ratio, solidity and centre of the silhouette (empty dict when there is none)."""
+    """Fill ratio, solidity, top share, corner fill and centre of the silhouette (empty dict when there is none)."""
     if mask.sum() < 3:
         return {}
-    size = coverage.shape[0]
+    h, w = coverage.shape
     across, down = coverage.max(axis=0), coverage.max(axis=1)  # per column / row: how far the shape reaches
-    width, height = across.sum(), down.sum()
+    width, height = float(across.sum()), float(down.sum())
     area = float(coverage.sum())
-    positions = np.arange(size) + 0.5
-    center = (float(positions @ across / width / size), float(positions @ down / height / coverage.shape[0]))
+    cx = float((np.arange(w) + 0.5) @ across / across.sum())
+    cy = float((np.arange(h) + 0.5) @ down / down.sum())
     return {
         "area": area / coverage.size,
         "fill": area / (max(width, height) ** 2),
         "solidity": float(mask.sum()) / _hull_area(mask),
-        "center": center,
+        "top_share": _mass_above(coverage, cy) / area,
+        "corner_fill": _corner_fill(coverage, cx, cy, width, height),
+        "center": (cx / w, cy / h),
     }
+
+
+def _mass_above(coverage: np.ndarray, y: float) -> float:
+    """Coverage above the horizontal line at `y` (pixels), splitting the row it crosses."""
+    whole = int(np.floor(y))
+    return float(coverage[:whole].sum() + (y - whole) * coverage[whole].sum()) if whole < coverage.shape[0] else 0.0
+
+
+def _corner_fill(coverage: np.ndarray, cx: float, cy: float, width: float, height: float) -> float:
+    """Mean coverage in the four corners (a quarter of each side) of the bounding box: a square fills them."""
+    grid = (np.arange(4) + 0.5) / 4 * 0.25  # 4 points across each corner box, as fractions of the side
+    offsets = np.concatenate([grid - 0.5, 0.5 - grid])
+    xs, ys = cx + offsets * width, cy + offsets * height
+    return float(_bilinear(coverage, xs[None, :], ys[:, None]).reshape(2, 4, 2, 4).mean(axis=(1, 3)).mean())
+
+
+def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`image` sampled at pixel-centre coordinates (x, y), clamped at the edges."""
+    h, w = image.shape
+    x, y = np.broadcast_arrays(np.clip(x - 0.5, 0, w - 1), np.clip(y - 0.5, 0, h - 1))
+    x0, y0 = np.minimum(x.astype(int), w - 2), np.minimum(y.astype(int), h - 2)
+    fx, fy = x - x0, y - y0
+    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def _hull_area(mask: np.ndarray) -> float:
@@ -193,9 +221,9 @@ def _cross(o, a, b) -> int:
 
 
 def _shape_type(features: dict) -> str:
-    fill, solidity = features["fill"], features["solidity"]
-    if fill < STAR_MAX_FILL or solidity < STAR_MAX_SOLIDITY:
-        return "star" if solidity < STAR_MAX_SOLIDITY else "triangle"
-    if fill < TRIANGLE_MAX_FILL:
+    """Triangles are bottom-heavy, stars concave with empty corners, squares fill their corners, circles do not."""
+    if features["top_share"] < TRIANGLE_MAX_TOP_SHARE:
         return "triangle"
-    return "circle" if fill < CIRCLE_MAX_FILL else "square"
+    if features["solidity"] < STAR_MAX_SOLIDITY and features["corner_fill"] < STAR_MAX_CORNER_FILL:
+        return "star"
+    return "square" if features["corner_fill"] >= SQUARE_MIN_CORNER_FILL else "circle"

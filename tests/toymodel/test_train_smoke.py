@@ -1,0 +1,148 @@
+"""A few steps of the real training recipe: losses fall, runs repeat exactly, and the file is an SD1.x checkpoint."""
+
+import json
+
+import pytest
+import torch
+
+from tools.toymodel import models
+from tools.toymodel.recipe import Recipe
+from tools.toymodel.train import Trainer, main
+
+TINY = dict(vae_steps=40, vae_batch=8, unet_steps=30, unet_batch=8, warmup_steps=3, save_every=20, log_every=1000)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run of the full recipe (both stages), shared by the checks below."""
+    root = tmp_path_factory.mktemp("toy")
+    trainer = Trainer(Recipe(**TINY), root / "toy.safetensors", root / "work", log=lambda _: None)
+    history = trainer.run()
+    return trainer, history, root / "toy.safetensors"
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+@pytest.mark.slow
+def test_both_losses_fall(trained):
+    _, history, _ = trained
+    assert len(history["vae"]) == 40 and len(history["unet"]) == 30
+    # the VAE first plateaus at the mean colour (about 0.4); the UNet's noise-prediction loss falls fast from 1
+    assert mean(history["vae"][-8:]) < 0.9 * mean(history["vae"][:8])
+    assert mean(history["unet"][-8:]) < 0.7 * mean(history["unet"][:8])
+
+
+@pytest.mark.slow
+def test_checkpoint_holds_all_three_networks_under_sd1_names(trained):
+    from safetensors import safe_open
+
+    _, _, path = trained
+    with safe_open(str(path), framework="pt") as handle:
+        keys = set(handle.keys())
+        assert handle.get_tensor("model.diffusion_model.input_blocks.0.0.weight").dtype == torch.float16
+        assert json.loads(handle.metadata()["diffloom_toymodel_recipe"])["unet_steps"] == 30
+    for key in ("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+                "model.diffusion_model.middle_block.1.proj_in.weight", "model.diffusion_model.out.2.weight",
+                "first_stage_model.encoder.down.2.block.0.conv1.weight", "first_stage_model.decoder.up.0.block.1.conv2.weight",
+                "first_stage_model.quant_conv.weight", "first_stage_model.decoder.mid.attn_1.q.weight",
+                "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
+                "cond_stage_model.transformer.text_model.encoder.layers.2.mlp.fc2.weight"):
+        assert key in keys, key
+    prefixes = {k.split(".")[0] for k in keys}
+    assert prefixes == {"model", "first_stage_model", "cond_stage_model"}
+
+
+@pytest.mark.slow
+def test_checkpoint_loader_simple_reads_the_model_and_text_encoder_that_were_trained(trained):
+    from nodes.diffusion.checkpoint import load_checkpoint
+
+    trainer, _, path = trained
+    model, clip, _ = load_checkpoint(path, output_vae=False)
+    assert (model.family, model.model_sampling.prediction_type, model.latent_format.scale_factor) == ("sd1", "eps", 0.18215)
+    caption = "a red circle on a blue background in the top left"
+    trainer.text_encoder.eval()
+    with torch.no_grad():
+        ours = models.encode_text(trainer.text_encoder, models.CaptionTokenizer()([caption]))
+        cond = clip.encode(caption)[0][0]
+        torch.testing.assert_close(cond.float(), ours, atol=2e-2, rtol=2e-2)
+        latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+        timestep = torch.tensor([500.0, 500.0])
+        expected = trainer.unet.eval()(latents, timestep, ours.expand(2, -1, -1)).sample
+        got = model.unet_forward(latents, timestep, cond.expand(2, -1, -1).float(), {})
+        torch.testing.assert_close(got.float(), expected, atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.slow
+def test_the_vae_weights_read_back_through_the_loaders_key_map(trained):
+    """Until detection learns the VAE's group count, rebuild it with the toy's 4 groups and the loader's key map."""
+    from diffusers import AutoencoderKL
+
+    from nodes.diffusion import convert_vae, detect, files
+
+    trainer, _, path = trained
+    weights = {k.removeprefix("first_stage_model."): v.float() for k, v in files.load_state_dict(path).items()
+               if k.startswith("first_stage_model.")}
+    config = {**detect.vae_config_from_shapes(detect.shapes_of(weights), ""), "norm_num_groups": 4}
+    vae = AutoencoderKL(**config)
+    expected = vae.state_dict()
+    mapping = convert_vae.vae_key_map(config, expected)
+    vae.load_state_dict({d: weights[o].reshape(expected[d].shape) for o, d in mapping.items()}, strict=True)
+    latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(vae.eval().decode(latents).sample, trainer.vae.eval().decode(latents).sample,
+                                   atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="nodes.diffusion.detect assumes 32 GroupNorm groups for every VAE; the toy VAE has 4 "
+                          "(16 channels at its first level)", raises=ValueError, strict=False)
+def test_checkpoint_loader_simple_reads_the_vae(trained):
+    from nodes.diffusion.checkpoint import load_checkpoint
+
+    _, _, path = trained
+    _, _, vae = load_checkpoint(path)
+    assert vae.downscale_ratio == 4
+
+
+@pytest.mark.slow
+def test_same_seed_repeats_exactly_and_a_stopped_run_resumes_to_the_same_result(tmp_path):
+    recipe = dict(vae_steps=4, vae_batch=4, unet_steps=4, unet_batch=4, warmup_steps=2, save_every=100, log_every=1000,
+                  normalise_pictures=64)
+    quiet = dict(log=lambda _: None)
+    whole = Trainer(Recipe(**recipe), tmp_path / "a.safetensors", tmp_path / "a", **quiet)
+    losses = whole.run()
+    again = Trainer(Recipe(**recipe), tmp_path / "b.safetensors", tmp_path / "b", **quiet).run()
+    assert again == losses
+
+    first = Trainer(Recipe(**recipe), tmp_path / "c.safetensors", tmp_path / "c", stop_after=6, **quiet)
+    assert first.run() == {"vae": losses["vae"], "unet": losses["unet"][:2]}
+    assert not (tmp_path / "c.safetensors").exists()
+    second = Trainer(Recipe(**recipe), tmp_path / "c.safetensors", tmp_path / "c", **quiet)
+    second.resume()
+    assert second.run()["unet"] == losses["unet"][2:]
+    for a, b in zip(whole.unet.parameters(), second.unet.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_refuses_a_state_trained_with_another_seed(tmp_path):
+    recipe = dict(vae_steps=2, vae_batch=2, unet_steps=0, warmup_steps=1, save_every=100, log_every=1000, normalise_pictures=16)
+    Trainer(Recipe(**recipe), tmp_path / "a.safetensors", tmp_path / "w", log=lambda _: None).run()
+    other = Trainer(Recipe(**recipe, seed=5), tmp_path / "a.safetensors", tmp_path / "w", log=lambda _: None)
+    with pytest.raises(ValueError, match=r"other settings for \['seed'\]"):
+        other.resume()
+
+
+def test_command_line_rejects_an_unknown_text_encoder_mode(capsys):
+    with pytest.raises(SystemExit):
+        main(["--text-encoder", "sometimes"])
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err

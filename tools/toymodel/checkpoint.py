@@ -1,0 +1,49 @@
+"""Write the trained networks as ONE single-file checkpoint in the original SD1.x layout (and read it back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+UNET_PREFIX = "model.diffusion_model."
+VAE_PREFIX = "first_stage_model."
+# Real SD1.x files keep transformers' `text_model.` level under the CLIP wrapper; so do we.
+TEXT_PREFIX = "cond_stage_model.transformer.text_model."
+
+
+def original_layout(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
+    """diffusers / transformers state dicts renamed to SD1.x names, using the loader's own key maps inverted."""
+    from nodes.diffusion.convert_clip import hf_clip_state_dict
+    from nodes.diffusion.convert_unet import unet_key_map
+    from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+
+    out: dict[str, torch.Tensor] = {}
+    unet_weights = unet.state_dict()
+    for original, diffusers in unet_key_map(dict(unet.config), unet_weights).items():
+        out[UNET_PREFIX + original] = unet_weights[diffusers]
+    vae_weights = vae.state_dict()
+    for original, diffusers in vae_key_map(dict(vae.config), vae_weights).items():
+        tensor = vae_weights[diffusers]
+        # the original VAE attention projections are 1x1 convolutions
+        out[VAE_PREFIX + original] = tensor[..., None, None] if is_attention_projection(diffusers) else tensor
+    for key, tensor in hf_clip_state_dict(text_encoder.state_dict()).items():
+        out[TEXT_PREFIX + key] = tensor
+    return out
+
+
+def save_checkpoint(path: str | Path, unet, vae, text_encoder, dtype: torch.dtype = torch.float16,
+                    metadata: dict[str, str] | None = None) -> Path:
+    """Save the three networks as one `.safetensors` file in the original layout, floats cast to `dtype`."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"save_checkpoint: {path} must end in .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weights = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in
+               original_layout(unet, vae, text_encoder).items()}
+    partial = path.with_suffix(".partial")
+    save_file(weights, str(partial), metadata={"format": "pt", **(metadata or {})})
+    partial.replace(path)  # never leave a half-written checkpoint under the real name
+    return path

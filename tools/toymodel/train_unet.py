@@ -1,0 +1,29 @@
+"""Stage 2: teach the UNet (and optionally the text encoder) to predict the noise in VAE latents of captioned pictures."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from tools.toymodel.models import LATENT_SCALE, encode_text
+
+
+@torch.no_grad()
+def scaled_latents(vae, pictures: torch.Tensor) -> torch.Tensor:
+    """The UNet's input space: the posterior mean times SD1's scale factor (unit variance after normalise_latents)."""
+    return vae.encode(pictures).latent_dist.mean * LATENT_SCALE
+
+
+def diffusion_loss(unet, text_encoder, scheduler, latents: torch.Tensor, tokens: torch.Tensor,
+                   generator: torch.Generator, train_text: bool) -> torch.Tensor:
+    """Epsilon-prediction MSE at uniformly drawn timesteps of the SD1 schedule."""
+    noise = torch.randn(latents.shape, generator=generator)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator)
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    if train_text:
+        context = encode_text(text_encoder, tokens)
+    else:
+        with torch.no_grad():
+            context = encode_text(text_encoder, tokens)
+    prediction = unet(noisy, timesteps, context).sample
+    return F.mse_loss(prediction, noise)
