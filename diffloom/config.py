@@ -39,6 +39,7 @@ class ServerConfig:
     no_auth_token: bool = False
     default_hashing_function: str = "sha256"
     dont_print_server: bool = False
+    disable_metadata: bool = False  # no prompt/workflow chunks in saved PNGs and latents
 
     @property
     def max_upload_bytes(self) -> int:
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not generate a token when listening on a non-loopback address")
     p.add_argument("--default-hashing-function", choices=["md5", "sha1", "sha256", "sha512"], default="sha256")
     p.add_argument("--dont-print-server", action="store_true")
+    p.add_argument("--disable-metadata", action="store_true", help="do not embed the workflow in saved files")
     return p
 
 
@@ -130,4 +132,5 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         disable_all_custom_nodes=args.disable_all_custom_nodes, whitelist_custom_nodes=args.whitelist_custom_nodes,
         auto_launch=args.auto_launch and not args.disable_auto_launch, verbose=args.verbose,
         auth_token=args.auth_token or environ.get(AUTH_TOKEN_ENV) or None, no_auth_token=args.no_auth_token,
-        default_hashing_function=args.default_hashing_function, dont_print_server=args.dont_print_server)
+        default_hashing_function=args.default_hashing_function, dont_print_server=args.dont_print_server,
+        disable_metadata=args.disable_metadata)

@@ -85,6 +85,9 @@ def serve(argv: list[str]) -> int:
         os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by nodes.diffusion.devices when models first load
     _ensure_token(config)
     from executor.queue import QueueInUse
+    from nodes.imaging import png_metadata
+
+    png_metadata.set_enabled(not config.disable_metadata)
 
     try:
         paths = _paths(config)
