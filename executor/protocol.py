@@ -28,10 +28,20 @@ def spec_options(spec: Any) -> dict:
 
 
 def find_input(declared: dict, name: str) -> tuple[str | None, Any]:
-    """(category, spec) of a declared input, or (None, None)."""
+    """(category, spec) of a declared input, or (None, None).
+
+    `<combo>.<input>` names an input of a V3 dynamic combo's options (how API prompts send them).
+    """
     for category in ("required", "optional", "hidden"):
         if name in declared[category]:
             return category, declared[category][name]
+    combo, _, sub = name.partition(".")
+    category, spec = find_input(declared, combo) if sub else (None, None)
+    if spec_type(spec) == "COMFY_DYNAMICCOMBO_V3":
+        for option in spec_options(spec).get("options") or []:
+            for entries in (option.get("inputs") or {}).values():
+                if sub in (entries or {}):
+                    return category, entries[sub]
     return None, None
 
 

@@ -134,6 +134,21 @@ class ConditioningSetAreaPercentage:
         return (_with_options(conditioning, {"area": area, "strength": strength, "set_area_to_bounds": False}),)
 
 
+class ConditioningSetAreaStrength:
+    """Set the strength of every entry (how much its area or mask weighs against the others)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": CONDITIONING, "strength": STRENGTH}}
+
+    RETURN_TYPES = CONDITIONING
+    FUNCTION = "append"
+    CATEGORY = "conditioning"
+
+    def append(self, conditioning, strength):
+        return (_with_options(conditioning, {"strength": strength}),)
+
+
 class ConditioningSetMask:
     """Weight the conditioning by a mask; "mask bounds" also crops its UNet calls to the mask's bounding box."""
 
@@ -196,7 +211,7 @@ class ConditioningSetTimestepRange:
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     ConditioningCombine, ConditioningAverage, ConditioningConcat, ConditioningSetArea, ConditioningSetAreaPercentage,
-    ConditioningSetMask, ConditioningZeroOut, ConditioningSetTimestepRange)}
+    ConditioningSetAreaStrength, ConditioningSetMask, ConditioningZeroOut, ConditioningSetTimestepRange)}
 # ConditioningAverage has none: ComfyUI's display-name key for it ends in a space, so its class name is shown
 NODE_DISPLAY_NAME_MAPPINGS = {
     "ConditioningCombine": "Conditioning (Combine)",
