@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from nodes.stages.image import combo
 
 DIRECTIONS = ["right", "down", "left", "up"]
 # Spacer colours: one grey level, or an RGB triple (then padding for unmatched sizes is black).
