@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 DIRECTIONS = ["right", "down", "left", "up"]
 # Spacer colours: one grey level, or an RGB triple (then padding for unmatched sizes is black).
 SPACING_COLORS = {"white": 1.0, "black": 0.0, "red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0),
