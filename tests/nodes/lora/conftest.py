@@ -1,0 +1,39 @@
+"""Fixtures of the LoRA tests: tiny LoRA files in every format next to the tiny checkpoints, and loaded models."""
+
+import pytest
+import torch
+
+FILES = [("sd1", "kohya"), ("sd1", "kohya_ldm"), ("sd1", "peft"), ("sd1", "locon"), ("sd1", "loha"), ("sd1", "lokr"),
+         ("sdxl", "kohya_ldm"), ("sdxl", "kohya"), ("sdxl", "peft"), ("sdxl", "loha")]
+
+
+@pytest.fixture(scope="session")
+def tiny_loras(tiny_checkpoints):
+    """{(family, format): file name in models/loras}, plus ("sd1", "second"): another kohya LoRA for stacking."""
+    from tiny_models import write_tiny_lora
+
+    folder = tiny_checkpoints["base_dir"] / "models" / "loras"
+    files = {key: write_tiny_lora(tiny_checkpoints[key[0]], folder, key[1]).name for key in FILES}
+    files[("sd1", "second")] = write_tiny_lora(tiny_checkpoints["sd1"], folder, "kohya", "second.safetensors",
+                                               seed=7).name
+    return files
+
+
+@pytest.fixture(scope="session")
+def loaded(tiny_checkpoints):
+    """family → (MODEL, CLIP) loaded once from the tiny checkpoint (LoRAs patch clones, never these)."""
+    from nodes.diffusion.checkpoint import load_checkpoint
+
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            cache[family] = load_checkpoint(tiny_checkpoints[family].path)[:2]
+        return cache[family]
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
