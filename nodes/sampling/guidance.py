@@ -13,7 +13,7 @@ UNet call (`cond` holds the batched `context`, `extras`, `timestep` and the scal
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +44,8 @@ class Piece:
     cond: Cond
     side: int
     x: torch.Tensor
-    mult: torch.Tensor
-    extras: dict = field(default_factory=dict)
+    area: tuple | None  # clipped to the latent
+    mult: torch.Tensor | float  # per-pixel weight, or the plain strength when it is uniform
 
 
 def _mask_bounds(mask: torch.Tensor) -> tuple[int, int, int, int]:
@@ -152,18 +152,17 @@ def _piece(cond: Cond, side: int, x: torch.Tensor, sigma: float) -> Piece | None
         h, w, y, x0 = cond.area
         area = (min(height - y, h), min(width - x0, w), y, x0)
         x_in = x[:, :, y:y + area[0], x0:x0 + area[1]]
+    mult: torch.Tensor | float = cond.strength
     if cond.mask is not None:
         mask = cond.mask[:batch].to(x)
         if area is not None:
             mask = mask[:, area[2]:area[2] + area[0], area[3]:area[3] + area[1]]
         mask = mask * cond.mask_strength
         mult = mask.unsqueeze(1).repeat(batch // mask.shape[0], channels, 1, 1) * cond.strength
-    else:
-        mult = torch.ones_like(x_in) * cond.strength
-        if area is not None:
-            _feather(mult, area, height, width)
-    extras = {k: _fit_extra(v, batch, area, height, width) for k, v in cond.extras.items()}
-    return Piece(cond=replace(cond, area=area), side=side, x=x_in, mult=mult, extras=extras)
+    elif area is not None:
+        mult = torch.full_like(x_in, cond.strength)
+        _feather(mult, area, height, width)
+    return Piece(cond=cond, side=side, x=x_in, area=area, mult=mult)
 
 
 def _feather(mult: torch.Tensor, area, height: int, width: int) -> None:
@@ -194,18 +193,27 @@ def _batchable(a: Piece, b: Piece) -> bool:
         return False
     if math.lcm(ca.shape[1], cb.shape[1]) // min(ca.shape[1], cb.shape[1]) > 4:
         return False  # padding by repetition beyond 4× costs more than a second call
-    return a.extras.keys() == b.extras.keys() and all(a.extras[k].shape == b.extras[k].shape for k in a.extras)
+    ea, eb = a.cond.extras, b.cond.extras
+    return ea.keys() == eb.keys() and all(ea[k].shape == eb[k].shape for k in ea)
 
 
-def _batched_context(pieces: list[Piece]) -> torch.Tensor:
-    """Contexts of different token counts are repeated to their LCM: attention over repeated keys is unchanged."""
-    lengths = [p.cond.context.shape[1] for p in pieces]
-    target = math.lcm(*lengths)
-    return torch.cat([p.cond.context.repeat(p.x.shape[0], target // p.cond.context.shape[1], 1) for p in pieces])
+def _batched_inputs(pieces: list[Piece], height: int, width: int) -> tuple[torch.Tensor, dict]:
+    """The batch's context and UNet extras. Contexts of different token counts are repeated to their LCM:
+    attention over repeated keys is unchanged."""
+    target = math.lcm(*(p.cond.context.shape[1] for p in pieces))
+    context = torch.cat([p.cond.context.expand(p.x.shape[0], -1, -1).repeat(1, target // p.cond.context.shape[1], 1)
+                         if target != p.cond.context.shape[1] else p.cond.context.expand(p.x.shape[0], -1, -1)
+                         for p in pieces])
+    extras = {k: torch.cat([_fit_extra(p.cond.extras[k], p.x.shape[0], p.area, height, width) for p in pieces])
+              for k in pieces[0].cond.extras}
+    return context, extras
 
 
-def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] | None]) -> list[torch.Tensor]:
-    """The weighted-average denoised prediction of each side at (x, σ), batching compatible entries."""
+def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] | None],
+            cache: dict | None = None) -> list[torch.Tensor]:
+    """The weighted-average denoised prediction of each side at (x, σ), batching compatible entries.
+
+    `cache` (one dict per sampling run) keeps the batched contexts and extras, which repeat every step."""
     ms = model.model_sampling
     sigma_value = float(sigma)
     outputs = [torch.zeros_like(x) for _ in sides]
@@ -218,8 +226,13 @@ def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] 
         pending = [p for p in pending if all(p is not b for b in batch)]
         x_batch = torch.cat([p.x for p in batch])
         sigma_batch = sigma.reshape(1).to(x).expand(x_batch.shape[0])
-        context = _batched_context(batch)
-        extras = {k: torch.cat([p.extras[k] for p in batch]) for k in batch[0].extras}
+        key = tuple((id(p.cond), p.area, p.x.shape[0]) for p in batch)
+        inputs = cache.get(key) if cache is not None else None
+        if inputs is None:
+            inputs = _batched_inputs(batch, x.shape[-2], x.shape[-1])
+            if cache is not None:
+                cache[key] = inputs
+        context, extras = inputs
         timestep = ms.timestep(sigma_batch).float()
         x_in = ms.calculate_input(sigma_batch, x_batch)
         control = batch[0].cond.control
@@ -231,8 +244,8 @@ def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] 
         denoised = ms.calculate_denoised(sigma_batch, output.to(x_batch), x_batch)
         for piece, chunk in zip(batch, denoised.split([p.x.shape[0] for p in batch])):
             out, weight = outputs[piece.side], weights[piece.side]
-            if piece.cond.area is not None:
-                h, w, y, x0 = piece.cond.area
+            if piece.area is not None:
+                h, w, y, x0 = piece.area
                 out, weight = out[:, :, y:y + h, x0:x0 + w], weight[:, :, y:y + h, x0:x0 + w]
             out += chunk * piece.mult
             weight += piece.mult
@@ -247,6 +260,7 @@ class Guider:
         self.cfg = float(cfg)
         self.original = sides  # name -> CONDITIONING ("positive", "negative")
         self.prepared: dict[str, list[Cond]] = {}
+        self._batch_inputs: dict = {}  # batched contexts/extras of the current run
 
     def set_cfg(self, cfg: float) -> None:
         self.cfg = float(cfg)
@@ -259,6 +273,7 @@ class Guider:
         """Make the conditioning ready for a latent of `latent_shape` (called once per sampling run)."""
         self.prepared = {name: prepare_side(self.model, cond, latent_shape, name, extra_options)
                          for name, cond in self.original.items() if cond is not None}
+        self._batch_inputs = {}
         add_opposite_areas(list(self.prepared.values()))
         if "positive" in self.prepared and "negative" in self.prepared:
             share_control_with_uncond(self.prepared["positive"], self.prepared["negative"])
@@ -282,7 +297,8 @@ class Guider:
         options = self.model_options
         skip_uncond = negative is None or (math.isclose(self.cfg, 1.0)
                                            and not options.get("disable_cfg1_optimization", False))
-        cond_pred, uncond_pred = predict(self.model, x, sigma, [positive, None if skip_uncond else negative])
+        cond_pred, uncond_pred = predict(self.model, x, sigma, [positive, None if skip_uncond else negative],
+                                         self._batch_inputs)
         if "sampler_cfg_function" in options:
             args = {"cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": self.cfg, "timestep": sigma,
                     "input": x, "sigma": sigma, "cond_denoised": cond_pred, "uncond_denoised": uncond_pred,
