@@ -8,7 +8,8 @@ import torch
 
 from nodes.diffusion import convert_clip, detect
 from nodes.diffusion.convert_unet import diffusers_unet_to_original, unet_key_map
-from nodes.diffusion.convert_vae import diffusers_vae_to_original, is_attention_projection, vae_key_map
+from nodes.diffusion.convert_vae import (diffusers_vae_to_original, is_attention_projection, is_diffusers_vae,
+                                         vae_key_map)
 from nodes.diffusion.devices import compute_device, weight_dtype
 from nodes.diffusion.files import ModelFileError, load_state_dict
 from nodes.diffusion.latent_format import latent_format_for
@@ -35,9 +36,11 @@ def build_unet(original: dict, config: dict, dtype: torch.dtype, what: str):
 
 
 def build_vae(original: dict, dtype: torch.dtype, what: str) -> VAE:
-    """A VAE from original-layout tensors (keys without `first_stage_model.`)."""
+    """A VAE from original-layout tensors (keys without `first_stage_model.`; diffusers names are converted)."""
     from diffusers import AutoencoderKL
 
+    if is_diffusers_vae(original):
+        original = diffusers_vae_to_original(original)
     try:
         config = detect.vae_config_from_shapes(detect.shapes_of(original), "")
     except (detect.UnknownModelError, KeyError) as error:
@@ -176,8 +179,6 @@ def load_vae(path: str | Path) -> VAE:
     state_dict = load_state_dict(path)
     if any(k.startswith("first_stage_model.") for k in state_dict):
         state_dict = strip_prefix(state_dict, "first_stage_model.")
-    if "encoder.down_blocks.0.resnets.0.conv1.weight" in state_dict:
-        state_dict = diffusers_vae_to_original(state_dict)
     return build_vae(state_dict, weight_dtype(compute_device(), "vae"), f"{path} (VAE)")
 
 

@@ -65,8 +65,23 @@ def is_attention_projection(diffusers_key: str) -> bool:
         f".{name}." in diffusers_key for name in ("to_q", "to_k", "to_v", "to_out"))
 
 
+# attention names of diffusers releases before 0.15, → today's
+LEGACY_ATTENTION = {".query.": ".to_q.", ".key.": ".to_k.", ".value.": ".to_v.", ".proj_attn.": ".to_out.0."}
+
+
+def is_diffusers_vae(state_dict) -> bool:
+    return "encoder.down_blocks.0.resnets.0.conv1.weight" in state_dict
+
+
 def diffusers_vae_to_original(state_dict: dict) -> dict:
-    """Diffusers VAE keys → original-layout keys (the block structure is read from the key names)."""
+    """Diffusers VAE keys (current or pre-0.15 attention names) → original-layout keys."""
+    renamed = {}
+    for key, value in state_dict.items():
+        for old, new in LEGACY_ATTENTION.items():
+            if ".attentions." in key and old in key:
+                key = key.replace(old, new)
+        renamed[key] = value
+    state_dict = renamed
     keys = list(state_dict)
     structure = {"block_out_channels": [0] * count_indices(keys, r"encoder\.down_blocks\.(\d+)\."),
                  "layers_per_block": count_indices(keys, r"encoder\.down_blocks\.0\.resnets\.(\d+)\.")}

@@ -84,3 +84,16 @@ def test_standalone_unet_and_vae_files(tmp_path, tiny_checkpoints):
     torch.testing.assert_close(a.unet_forward(x, t, ctx, {}), b.unet_forward(x, t, ctx, {}))
     with pytest.raises(ModelFileError, match=r"vae\.safetensors.*could not detect"):
         load_unet(vae_file)
+def test_checkpoint_with_legacy_diffusers_vae_names(tmp_path, tiny_checkpoints):
+    tiny = tiny_checkpoints["sd1"]
+    state = {k: v for k, v in load_state_dict(tiny.path).items() if not k.startswith("first_stage_model.")}
+    legacy = {".to_q.": ".query.", ".to_k.": ".key.", ".to_v.": ".value.", ".to_out.0.": ".proj_attn."}
+    for key, value in tiny.components["vae"].state_dict().items():
+        for new, old in legacy.items():
+            key = key.replace(new, old)
+        state["first_stage_model." + key] = value.contiguous()
+    path = tmp_path / "legacy_vae.safetensors"
+    save_file(state, str(path))
+    image = torch.rand(1, 16, 16, 3)
+    expected = tiny.components["vae"].encode(image.movedim(-1, 1) * 2 - 1).latent_dist.mode()
+    torch.testing.assert_close(load_checkpoint(path, output_clip=False)[2].encode(image), expected)
