@@ -27,6 +27,10 @@ export interface DiffloomApp {
   queue(front?: boolean): Promise<void>;
   addNode(type: string, pos?: [number, number]): number | undefined;
   notify(text: string, level?: "info" | "error"): void;
+  /** Refetches `/object_info` (after a node pack was reloaded) and redraws every node. */
+  refreshDefinitions(): Promise<void>;
+  /** Calls `handler(data)` for every WebSocket message of `type` (also custom ones a node pack sends). */
+  on(type: string, handler: (data: unknown) => void): () => void;
 }
 
 declare global {
@@ -62,8 +66,23 @@ export async function callHook<K extends "setup" | "onEvent" | "beforeQueue">(ho
   }
 }
 
+const listeners = new Map<string, Set<(data: unknown) => void>>();
+
+export function addListener(type: string, handler: (data: unknown) => void): () => void {
+  if (!listeners.has(type)) listeners.set(type, new Set());
+  listeners.get(type)!.add(handler);
+  return () => listeners.get(type)?.delete(handler);
+}
+
 export function emitEvent(type: string, data: unknown): void {
   void callHook("onEvent", type, data);
+  for (const handler of listeners.get(type) ?? []) {
+    try {
+      handler(data);
+    } catch (err) {
+      console.error(`listener for ${type} failed`, err);
+    }
+  }
 }
 
 /** Imports every script the server lists at `/api/extensions`; a failing script is reported and skipped. */

@@ -6,7 +6,7 @@ import * as actions from "./actions";
 import { api } from "./api/client";
 import { connectSocket } from "./api/socket";
 import { App } from "./App";
-import { callHook, type DiffloomApp, loadExtensionScripts, registerExtension } from "./extensions";
+import { addListener, callHook, type DiffloomApp, loadExtensionScripts, registerExtension } from "./extensions";
 import { addNode } from "./graph/edits";
 import { useGraphStore } from "./store/graphStore";
 import { persistTabs, restoreTabs } from "./store/persist";
@@ -22,6 +22,8 @@ const appApi: DiffloomApp = {
     return id;
   },
   notify: (text, level = "info") => useGraphStore.getState().notify(level, text),
+  on: addListener,
+  refreshDefinitions: async () => useGraphStore.getState().setDefs(await api.objectInfo()),
 };
 window.diffloom = appApi;
 
@@ -35,13 +37,16 @@ async function boot() {
   restoreTabs();
   persistTabs();
   createRoot(document.getElementById("root")!).render(<App />);
-  connectSocket();
   try {
     await loadExtensionScripts(await api.extensions(), (text) => store.notify("error", text));
   } catch (err) {
     console.warn("no extensions", err);
   }
   await callHook("setup", appApi);
+  // After the extensions, so their listeners hear the first messages too.
+  connectSocket();
+  // Extensions may have registered widget types: draw every node again with them.
+  store.setDefs({ ...useGraphStore.getState().defs });
   document.body.dataset.ready = "true";
 }
 
