@@ -123,7 +123,7 @@ class TextEncoder(DeviceResident):
 
     @torch.no_grad()
     def _encode_slot(self, slot: ClipSlot, chunks: list[tok.Chunk]) -> tuple[torch.Tensor, torch.Tensor]:
-        weights = torch.tensor([[w for _, w in chunk] for chunk in chunks])
+        weights = torch.tensor([[item[1] for item in chunk] for chunk in chunks])  # items may carry word ids
         weighted = bool((weights != 1.0).any())
         batch = chunks + ([tok.empty_chunk(slot.pad)] if weighted else [])
         hidden, pooled = self._run(slot, batch)
@@ -141,7 +141,8 @@ class TextEncoder(DeviceResident):
         ids, vectors = [], []
         for chunk in batch:
             row = []
-            for token, _ in chunk:
+            for item in chunk:
+                token = item[0]
                 if isinstance(token, torch.Tensor):
                     row.append(vocab + len(vectors))
                     vectors.append(token)
