@@ -285,3 +285,55 @@ def write_tiny_lora(tiny: TinyCheckpoint, folder: str | Path, fmt: str = "kohya"
     path = folder / (name or f"tiny_{tiny.family}_{fmt}.safetensors")
     save_file({k: v.contiguous() for k, v in tiny_lora_state(tiny, fmt, **kwargs).items()}, str(path))
     return path
+
+
+# --- tiny ControlNets (spec §9.5) -----------------------------------------------------------------------------------
+
+CONTROL_LAYOUTS = ("original", "diffusers", "diff")
+
+
+def build_tiny_controlnet(tiny: TinyCheckpoint, seed: int = 0):
+    """A diffusers ControlNetModel for the tiny model; its zero-initialised output convs get random weights so a
+    ControlNet that is ignored (or mis-loaded) changes the result."""
+    from diffusers import ControlNetModel
+
+    torch.manual_seed(seed)
+    network = ControlNetModel.from_unet(tiny.components["unet"], conditioning_embedding_out_channels=(16, 16, 16, 16))
+    with torch.no_grad():
+        for param in network.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    return network.eval().requires_grad_(False)
+
+
+def controlnet_original(network, unet) -> dict[str, torch.Tensor]:
+    """A ControlNetModel's weights in the original single-file layout (without the `control_model.` prefix)."""
+    from nodes.diffusion.controlnet import controlnet_key_map
+
+    state = network.state_dict()
+    return {original: state[key] for original, key in controlnet_key_map(dict(unet.config), state).items()}
+
+
+def write_tiny_controlnet(tiny: TinyCheckpoint, folder: str | Path, layout: str = "original", name: str | None = None,
+                          seed: int = 0):
+    """(path, diffusers ControlNetModel) of a tiny ControlNet saved in one of CONTROL_LAYOUTS.
+
+    original: `control_model.*` keys; diffusers: `ControlNetModel` keys; diff: original layout storing the
+    difference to the tiny model's UNet plus a `difference` marker (load with DiffControlNetLoader).
+    """
+    from safetensors.torch import save_file
+
+    network = build_tiny_controlnet(tiny, seed)
+    if layout == "diffusers":
+        state = dict(network.state_dict())
+    else:
+        state = controlnet_original(network, tiny.components["unet"])
+        if layout == "diff":
+            base = unet_original(tiny.components["unet"])
+            state = {k: v - base[k] if k in base else v for k, v in state.items()}
+            state["difference"] = torch.zeros(1)
+        state = _prefixed("control_model.", state)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"tiny_{tiny.family}_controlnet_{layout}.safetensors")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path, network

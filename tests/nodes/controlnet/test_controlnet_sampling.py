@@ -1,0 +1,181 @@
+"""ControlNets while sampling: a txt2img graph with ControlNetApply(Advanced) equals diffusers'
+StableDiffusionControlNetPipeline on the same tiny models, alone and stacked; start/end percent and strength.
+
+Both sides get the same initial latents, sigmas and integer timesteps (ComfyUI feeds the UNet the nearest table
+index; diffusers would interpolate — see tests/nodes/sampling/test_txt2img_vs_diffusers.py, which bounds that
+difference). The hint is a 64×64 image, the size of the latent × 8, so neither side resizes it. One mapping
+difference: diffusers switches a ControlNet on and off by step index (`control_guidance_start/end`), ComfyUI by σ
+(`start_percent/end_percent` through `percent_to_sigma`), so the percent tests check our σ rule, not the pipeline.
+"""
+
+import copy
+
+import pytest
+import torch
+
+STEPS, CFG, SEED = 6, 5.0, 42
+PROMPT = "a red square on a blue background"
+
+
+def hint_image(seed: int = 11) -> torch.Tensor:
+    return torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(seed))
+
+
+def graph(tiny_checkpoints, apply=None, family="sd1"):
+    """Our txt2img graph; `apply(positive, negative) -> (positive, negative)` adds ControlNets."""
+    from nodes.stages.latent import EmptyLatentImage
+    from nodes.stages.loaders import CheckpointLoaderSimple
+    from nodes.stages.sampling import KSampler
+    from nodes.stages.text import CLIPTextEncode
+
+    model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny_checkpoints[family].name)
+    (positive,) = CLIPTextEncode().encode(clip, PROMPT)
+    (negative,) = CLIPTextEncode().encode(clip, "")
+    if apply is not None:
+        positive, negative = apply(positive, negative)
+    (latent,) = EmptyLatentImage().generate(64, 64, 1)
+    (out,) = KSampler().sample(model, SEED, STEPS, CFG, "euler", "normal", positive, negative, latent, 1.0)
+    return out["samples"] * model.latent_format.scale_factor, model, (positive, negative), latent
+
+
+def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
+    """StableDiffusionControlNetPipeline with our sigmas, integer timesteps, start latents and text embeddings."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionControlNetPipeline
+
+    from nodes.sampling.noise import prepare_noise
+    from nodes.sampling.sample import ksampler_sigmas
+
+    ms = model.model_sampling
+    sigmas = ksampler_sigmas(ms, "euler", "normal", STEPS, 1.0)
+    scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    set_timesteps = scheduler.set_timesteps
+
+    def aligned(num_inference_steps=None, device=None, sigmas=sigmas, **kwargs):
+        set_timesteps(sigmas=list(sigmas), device=device)
+        scheduler.timesteps = ms.timestep(torch.as_tensor(sigmas[:-1])).float()
+    scheduler.set_timesteps = aligned
+    aligned()
+    components = {k: v for k, v in tiny.pipeline_components().items() if k in
+                  ("unet", "vae", "text_encoder", "tokenizer")}
+    pipe = StableDiffusionControlNetPipeline(**components, controlnet=controlnets if len(controlnets) > 1
+                                             else controlnets[0], scheduler=scheduler, safety_checker=None,
+                                             feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    start = prepare_noise(latent["samples"], SEED) * float((1 + sigmas[0] ** 2) ** 0.5)
+    hints = [image.movedim(-1, 1) for image in images]
+    positive, negative = conds
+    return pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], image=hints if len(hints) > 1
+                else hints[0], controlnet_conditioning_scale=scales if len(scales) > 1 else scales[0],
+                sigmas=sigmas.tolist(), guidance_scale=CFG, latents=start / float(scheduler.init_noise_sigma),
+                output_type="latent", height=64, width=64).images
+
+
+def advanced(name_or_control, strength=1.0, start=0.0, end=1.0, image=None):
+    from nodes.stages.controlnet import ControlNetApplyAdvanced, ControlNetLoader
+
+    control = name_or_control
+    if isinstance(name_or_control, str):
+        (control,) = ControlNetLoader().load_controlnet(name_or_control)
+    image = hint_image() if image is None else image
+    return lambda pos, neg: ControlNetApplyAdvanced().apply_controlnet(pos, neg, control, image, strength, start, end)
+
+
+@pytest.mark.parametrize("layout", ["original", "diffusers"])
+def test_controlnet_equals_stable_diffusion_controlnet_pipeline(tiny_checkpoints, tiny_controlnets,
+                                                                tiny_models_paths, layout):
+    name, network = tiny_controlnets[("sd1", layout)]
+    ours, model, conds, latent = graph(tiny_checkpoints, advanced(name, strength=0.8))
+    theirs = pipeline_result(tiny_checkpoints["sd1"], model, conds, latent, [network], [0.8], [hint_image()])
+    assert float((ours - theirs).abs().max()) < 1e-3
+    without, *_ = graph(tiny_checkpoints)
+    assert float((ours - without).abs().max()) > 0.05  # the ControlNet steers the result
+
+
+def test_old_apply_node_controls_both_sides_like_the_pipeline(tiny_checkpoints, tiny_controlnets, tiny_models_paths):
+    from nodes.stages.controlnet import ControlNetApply, ControlNetLoader
+
+    name, network = tiny_controlnets[("sd1", "original")]
+    (control,) = ControlNetLoader().load_controlnet(name)
+
+    def apply(positive, negative):  # the old node only sees the positive side; the sampler shares it
+        return ControlNetApply().apply_controlnet(positive, control, hint_image(), 0.6)[0], negative
+    ours, model, conds, latent = graph(tiny_checkpoints, apply)
+    theirs = pipeline_result(tiny_checkpoints["sd1"], model, conds, latent, [network], [0.6], [hint_image()])
+    assert float((ours - theirs).abs().max()) < 1e-3
+
+
+def test_stacked_controlnets_equal_the_multi_controlnet_pipeline(tiny_checkpoints, tiny_controlnets,
+                                                                 tiny_models_paths):
+    (first, first_net), (second, second_net) = tiny_controlnets[("sd1", "original")], tiny_controlnets[
+        ("sd1", "second")]
+    images = [hint_image(1), hint_image(2)]
+
+    def apply(positive, negative):
+        positive, negative = advanced(first, 0.5, image=images[0])(positive, negative)
+        return advanced(second, 0.9, image=images[1])(positive, negative)
+    ours, model, conds, latent = graph(tiny_checkpoints, apply)
+    assert conds[0][0][1]["control"].previous is conds[1][0][1]["control"].previous is not None
+    theirs = pipeline_result(tiny_checkpoints["sd1"], model, conds, latent, [first_net, second_net], [0.5, 0.9],
+                             images)
+    assert float((ours - theirs).abs().max()) < 1e-3
+
+
+def test_percent_range_switches_the_controlnet_by_sigma(tiny_checkpoints, tiny_controlnets, tiny_models_paths,
+                                                        monkeypatch):
+    from nodes.diffusion.controlnet import ControlNet
+    from nodes.sampling.sample import ksampler_sigmas
+
+    name = tiny_controlnets[("sd1", "original")][0]
+    active_sigmas = []
+    original = ControlNet.get_control
+
+    def spy(self, x_noisy, sigma, cond, n_chunks):
+        result = original(self, x_noisy, sigma, cond, n_chunks)
+        if result is not None:
+            active_sigmas.append(float(sigma[0]))
+        return result
+    monkeypatch.setattr(ControlNet, "get_control", spy)
+
+    never, model, *_ = graph(tiny_checkpoints, advanced(name, start=0.0, end=0.0))
+    assert active_sigmas == []
+    without, *_ = graph(tiny_checkpoints)
+    assert torch.equal(never, without)
+
+    later, *_ = graph(tiny_checkpoints, advanced(name, start=0.5, end=1.0))
+    sigmas = ksampler_sigmas(model.model_sampling, "euler", "normal", STEPS, 1.0)[:-1]
+    limit = model.model_sampling.percent_to_sigma(0.5)
+    expected = [float(s) for s in sigmas if float(s) <= limit]
+    assert 0 < len(expected) < STEPS and active_sigmas == pytest.approx(expected)
+    full, *_ = graph(tiny_checkpoints, advanced(name))
+    assert not torch.allclose(later, without, atol=1e-3) and not torch.allclose(later, full, atol=1e-3)
+
+
+def test_strength_zero_is_a_passthrough_and_strength_scales_residuals(tiny_controlnets, tiny_models_paths,
+                                                                      loaded_models):
+    from nodes.stages.controlnet import ControlNetApplyAdvanced, ControlNetLoader
+    from nodes.stages.text import CLIPTextEncode
+
+    (control,) = ControlNetLoader().load_controlnet(tiny_controlnets[("sd1", "original")][0])
+    model, clip = loaded_models("sd1")
+    (cond,) = CLIPTextEncode().encode(clip, PROMPT)
+    assert ControlNetApplyAdvanced().apply_controlnet(cond, cond, control, hint_image(), 0.0, 0.0, 1.0) == (cond, cond)
+    generator = torch.Generator().manual_seed(1)
+    batch = {"x_in": torch.randn(1, 4, 8, 8, generator=generator), "timestep": torch.tensor([500.0]),
+             "context": cond[0][0], "extras": {}}
+    residuals = {}
+    for strength in (0.5, 1.5):
+        positive, _ = ControlNetApplyAdvanced().apply_controlnet(cond, cond, control, hint_image(), strength, 0, 1)
+        applied = positive[0][1]["control"]
+        applied.pre_run(model)
+        residuals[strength] = applied.get_control(batch["x_in"], torch.tensor([5.0]), batch, 1)
+    assert torch.allclose(residuals[1.5]["mid"], 3 * residuals[0.5]["mid"], atol=1e-5)
+    assert float(residuals[0.5]["mid"].abs().max()) > 0.01
+    assert cond[0][1].get("control") is None  # the input conditioning is never changed
+
+
+def test_sdxl_controlnet_steers_sdxl_sampling(tiny_checkpoints, tiny_controlnets, tiny_models_paths):
+    name = tiny_controlnets[("sdxl", "diffusers")][0]
+    ours, *_ = graph(tiny_checkpoints, advanced(name), family="sdxl")
+    without, *_ = graph(tiny_checkpoints, family="sdxl")
+    assert bool(torch.isfinite(ours).all()) and ours.shape == (1, 4, 8, 8)
+    assert float((ours - without).abs().max()) > 0.05
