@@ -129,3 +129,16 @@ def test_sdxl_nodes_add_size_and_aesthetic_options(sdxl, tiny_checkpoints):
 def test_missing_clip_is_a_clear_error():
     with pytest.raises(RuntimeError, match="CLIPTextEncode: clip input is invalid: None"):
         CLIPTextEncode().encode(None, "x")
+
+
+def test_refiner_prompt_equals_diffusers(tiny_checkpoints, tiny_models_paths):
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline
+
+    tiny = tiny_checkpoints["sdxl_refiner"]
+    clip = CheckpointLoaderSimple().load_checkpoint(tiny.name)[1]
+    pipe = StableDiffusionXLImg2ImgPipeline(**tiny.pipeline_components(), text_encoder=None, tokenizer=None,
+                                            scheduler=EulerDiscreteScheduler(), requires_aesthetics_score=True)
+    embeds, _, pooled, _ = pipe.encode_prompt("a red barn", device="cpu", do_classifier_free_guidance=False)
+    (cond, options), = CLIPTextEncode().encode(clip, "a red barn")[0]
+    torch.testing.assert_close(cond, embeds, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(options["pooled_output"], pooled, atol=1e-5, rtol=1e-5)
