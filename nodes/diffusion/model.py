@@ -63,6 +63,11 @@ class DiffusionModel(DeviceResident):
     def _pooled(self, options: dict) -> torch.Tensor:
         n_ids = 5 if self.family == "sdxl_refiner" else 6
         width = self.unet.config.projection_class_embeddings_input_dim - n_ids * TIME_ID_WIDTH
+        if options.get("unclip_conditioning") and self.family == "sdxl":
+            # SDXL "revision": image embeddings (unCLIPConditioning) stand in for the pooled text
+            from nodes.diffusion.clip_vision import unclip_pooled
+
+            return unclip_pooled(options["unclip_conditioning"], width, options.get("seed"))
         pooled = options.get("pooled_output")
         if pooled is None:
             return torch.zeros(1, width)
