@@ -180,6 +180,12 @@ class ControlNet:
     def family(self) -> str:
         return self.weights.family
 
+    def __cache_size__(self) -> tuple[int, int]:
+        return self.weights.__cache_size__()
+
+    def __cache_offload__(self) -> None:
+        self.weights.offload()
+
     def applied(self, hint: torch.Tensor, strength: float, percent: tuple[float, float],
                 previous: "ControlNet | None", node: str) -> "ControlNet":
         """A copy carrying a hint (`[B, 3, H, W]`), strength and percent range, chained after `previous`."""
