@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -227,10 +227,3 @@ def batch(seed: int, start: int, count: int, config: DomainConfig = DomainConfig
     """Samples `start` .. `start + count - 1` of the dataset named by `seed`."""
     return [sample(seed, i, config) for i in range(start, start + count)]
 
-
-def with_position(spec: ShapeSpec, position: str, rng: np.random.Generator) -> ShapeSpec:
-    """`spec` moved into the region named `position` (and captioned so)."""
-    if position not in POSITIONS:
-        raise ValueError(f"with_position: unknown position {position!r}; expected one of {', '.join(POSITIONS)}")
-    center = tuple(_coordinate_in_region(rng, POSITIONS[position][axis], spec.extent / 2) for axis in (0, 1))
-    return replace(spec, center=center, position=position)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tools.toymodel.domain import BACKGROUND_COLOURS, SHAPE_COLOURS, ShapeSpec, position_of
+from tools.toymodel.domain import BACKGROUND_COLOURS, SHAPE_COLOURS, ShapeSpec, position_of, stripe_period
 
 ALPHA_FLOOR = 0.15  # coverage below this is background noise, not shape
 # Shape type from three scale-free features (typical clean values in brackets):
@@ -58,7 +58,7 @@ def judge(image) -> Judgement:
     pixels = to_array(image)
     background, bg_rgb = _background(pixels)
     colour, alpha = _shape_colour(pixels, background, bg_rgb)
-    paint = _largest_component(alpha >= 0.5)
+    paint = _shape_region(alpha >= 0.5)
     mask, gap_fraction = _fill_stripe_gaps(paint)
     striped = gap_fraction >= STRIPED_MIN_GAP_FRACTION
     coverage = np.where(mask & ~paint, 1.0, np.where(alpha >= ALPHA_FLOOR, alpha, 0.0)) * _dilate(mask)
@@ -115,8 +115,9 @@ def _neighbour_min(labels: np.ndarray) -> np.ndarray:
     return np.minimum.reduce([labels, padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 4-connected region of `mask` (stray specks of a generated picture are ignored)."""
+def _shape_region(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of `mask` plus the regions within its columns (a striped shape's other bars);
+    stray specks elsewhere in a generated picture are ignored."""
     if not mask.any():
         return mask
     big = np.iinfo(np.int32).max
@@ -139,9 +140,10 @@ def _fill_stripe_gaps(paint: np.ndarray) -> tuple[np.ndarray, float]:
 
     Returns the filled silhouette and the share of it that was gap."""
     painted_rows = np.flatnonzero(paint.any(axis=1))
+    longest_gap = stripe_period(paint.shape[0]) // 3 + 1  # one row more than drawn, for blurred bars
     filled = paint.copy()
     for upper, lower in zip(painted_rows, painted_rows[1:]):
-        if lower - upper > 1:
+        if 1 < lower - upper <= longest_gap + 1:
             filled[upper + 1 : lower] = paint[upper] & paint[lower]
     area = filled.sum()
     return filled, float((filled & ~paint).sum() / area) if area else 0.0

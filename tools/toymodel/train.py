@@ -20,6 +20,7 @@ import torch
 
 from tools.toymodel import data, models
 from tools.toymodel.checkpoint import save_checkpoint
+from tools.toymodel.ema import ExponentialAverage
 from tools.toymodel.recipe import TEXT_ENCODER_MODES, Recipe
 from tools.toymodel.train_unet import diffusion_loss, scaled_latents
 from tools.toymodel.train_vae import normalise_latents, vae_loss
@@ -46,6 +47,7 @@ class Trainer:
         self.tokenizer = models.CaptionTokenizer()
         self.stage, self.step, self.optimizer_state = "vae", 0, None
         self.normalisation: dict = {}
+        self.ema: ExponentialAverage | None = None
         self.history: dict[str, list[float]] = {"vae": [], "unet": []}
 
     @property
@@ -94,7 +96,8 @@ class Trainer:
         self.log(f"[vae] latent std per channel {[round(s, 3) for s in self.normalisation['latent_std']]} "
                  f"rescaled to {1 / models.LATENT_SCALE:.3f} (SD1 scale factor {models.LATENT_SCALE})")
 
-    def _train_unet(self) -> None:
+    def _prepare_unet_stage(self) -> dict[str, torch.nn.Module]:
+        """Freeze the VAE, choose what trains in stage 2, start the weight average; returns the trained modules."""
         r = self.recipe
         train_text = r.text_encoder == "train"
         self.vae.eval().requires_grad_(False)
@@ -103,12 +106,22 @@ class Trainer:
         # The random token table already gives each of the domain's ~25 words its own code; training the
         # transformer layers is what matters, and skipping the 6.3M-entry table makes a step much cheaper.
         self.text_encoder.get_input_embeddings().requires_grad_(False)
+        trained = {"unet": self.unet, **({"text_encoder": self.text_encoder} if train_text else {})}
+        if r.ema_decay > 0 and self.ema is None:
+            self.ema = ExponentialAverage(trained, r.ema_decay)
+        return trained
+
+    def _train_unet(self) -> None:
+        r = self.recipe
+        train_text = r.text_encoder == "train"
+        trained = self._prepare_unet_stage()
         groups = [{"params": list(self.unet.parameters()), "lr": r.unet_lr}]
         if train_text:
             trainable = [p for p in self.text_encoder.parameters() if p.requires_grad]
             groups.append({"params": trainable, "lr": r.text_lr})
         optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
         params = [p for g in groups for p in g["params"]]
+        average = (lambda step: self.ema.update(trained, step)) if self.ema is not None else None
 
         def loss(step):
             samples = data.step_batch(self._seed("unet"), step, r.unet_batch, r.domain())
@@ -118,9 +131,9 @@ class Trainer:
             value = diffusion_loss(self.unet, self.text_encoder, self.scheduler, latents, tokens, generator, train_text)
             return value, {}
 
-        self._loop("unet", r.unet_steps, optimizer, params, loss)
+        self._loop("unet", r.unet_steps, optimizer, params, loss, after_step=average)
 
-    def _loop(self, stage: str, steps: int, optimizer, params, loss_fn) -> None:
+    def _loop(self, stage: str, steps: int, optimizer, params, loss_fn, after_step=None) -> None:
         """The shared optimisation loop: warm-up + cosine learning rate, clipping, logging, periodic saves."""
         r = self.recipe
         if self.optimizer_state is not None:
@@ -137,6 +150,8 @@ class Trainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, r.grad_clip)
             optimizer.step()
+            if after_step is not None:
+                after_step(self.step)
             self.step += 1
             self.history[stage].append(loss.item())
             if self.step % r.log_every == 0 or self.step == steps:
@@ -167,6 +182,7 @@ class Trainer:
         state = {"recipe": self.recipe.to_dict(), "stage": self.stage, "step": self.step,
                  "normalisation": self.normalisation, "vae": self.vae.state_dict(), "unet": self.unet.state_dict(),
                  "text_encoder": self.text_encoder.state_dict(),
+                 "ema": self.ema.state_dict() if self.ema is not None else None,
                  "optimizer": optimizer.state_dict() if optimizer is not None else None}
         partial = self.state_path.with_suffix(".partial")
         torch.save(state, partial)
@@ -186,13 +202,25 @@ class Trainer:
         self.text_encoder.load_state_dict(state["text_encoder"])
         self.stage, self.step = state["stage"], state["step"]
         self.optimizer_state, self.normalisation = state["optimizer"], state["normalisation"]
+        if self.stage != "vae":
+            self._prepare_unet_stage()
+            if state["ema"] is not None and self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
         self.log(f"resumed at {self.stage} step {self.step}")
+
+    def shipped_networks(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+        """(UNet, VAE, text encoder) as the checkpoint holds them: the weight averages when there are any."""
+        if self.ema is None:
+            return self.unet, self.vae, self.text_encoder
+        return self.ema.averaged("unet", self.unet), self.vae, self.ema.averaged("text_encoder", self.text_encoder)
 
     def save_checkpoint(self) -> Path:
         dtype = getattr(torch, self.recipe.save_dtype)
         metadata = {"diffloom_toymodel_recipe": json.dumps(self.recipe.to_dict()),
-                    "diffloom_toymodel_stage": f"{self.stage}:{self.step}"}
-        path = save_checkpoint(self.out, self.unet, self.vae, self.text_encoder, dtype=dtype, metadata=metadata)
+                    "diffloom_toymodel_stage": f"{self.stage}:{self.step}",
+                    "diffloom_toymodel_weights": "exponential average" if self.ema is not None else "last step"}
+        unet, vae, text_encoder = self.shipped_networks()
+        path = save_checkpoint(self.out, unet, vae, text_encoder, dtype=dtype, metadata=metadata)
         self.log(f"checkpoint written: {path}")
         return path
 
