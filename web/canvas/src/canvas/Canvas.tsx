@@ -46,7 +46,8 @@ function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, M
     graph.groups.forEach((group, index) => {
       const id = `g${index}`;
       reuse(id, [group, selected.has(id), measured.get(id)], () => ({
-        id, type: "group", position: { x: group.bounding[0], y: group.bounding[1] }, zIndex: -1,
+        // Far below nodes, so that even selected (which React Flow raises by 1000) it stays behind them.
+        id, type: "group", position: { x: group.bounding[0], y: group.bounding[1] }, zIndex: -2000,
         data: { group, index } satisfies GroupData, selected: selected.has(id), measured: measured.get(id),
         dragHandle: ".dl-group-title",
       }));

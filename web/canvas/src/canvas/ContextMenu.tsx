@@ -16,24 +16,34 @@ export function treeToItems(tree: MenuTree, add: (type: string) => void): MenuIt
   ];
 }
 
-function MenuList({ items, onDone }: { items: MenuItem[]; onDone(): void }) {
-  const [open, setOpen] = useState<number | null>(null);
+/** One menu level; a submenu opens beside its item in fixed position, so no scrolling parent clips it. */
+function MenuList({ items, onDone, at }: { items: MenuItem[]; onDone(): void; at?: { x: number; y: number } }) {
+  const [open, setOpen] = useState<{ index: number; x: number; y: number } | null>(null);
+  const openAt = (index: number, el: HTMLElement) => {
+    const rect = el.getBoundingClientRect();
+    const rows = items[index].children?.length ?? 0;
+    const height = Math.min(rows * 26 + 8, window.innerHeight * 0.8);
+    setOpen({ index, x: rect.right - 2, y: Math.max(4, Math.min(rect.top - 4, window.innerHeight - height - 4)) });
+  };
+  const style = at ? ({ position: "fixed", left: at.x, top: at.y } as const) : undefined;
   return (
-    <ul className="dl-menu">
+    <ul className="dl-menu" style={style}>
       {items.map((item, i) => (
-        <li key={`${item.label}-${i}`} className={`${item.children ? "submenu" : ""} ${item.disabled ? "disabled" : ""}`}
-          onMouseEnter={() => setOpen(i)}
+        <li key={`${item.label}-${i}`} className={`${item.children ? "submenu" : ""} ${item.disabled ? "disabled" : ""} ${open?.index === i ? "open" : ""}`}
+          onMouseEnter={(e) => (item.children ? openAt(i, e.currentTarget) : setOpen(null))}
           onMouseDown={(e) => {
             e.stopPropagation();
             if (item.disabled) return;
-            if (item.children) return setOpen(i);
+            if (item.children) return openAt(i, e.currentTarget);
             item.run?.();
             onDone();
           }}>
           {item.label}{item.children && <span className="dl-menu-arrow">▸</span>}
-          {item.children && open === i && <MenuList items={item.children} onDone={onDone} />}
         </li>
       ))}
+      {open && items[open.index]?.children && (
+        <MenuList key={open.index} items={items[open.index].children!} onDone={onDone} at={{ x: open.x, y: open.y }} />
+      )}
     </ul>
   );
 }

@@ -1,0 +1,72 @@
+"""Editing gestures in the canvas: menus, groups, copy/paste, bypass, templates, queue panel."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def nodes_of(page) -> list[dict]:
+    return page.evaluate("() => window.diffloom.getWorkflow().nodes")
+
+
+def test_right_click_menu_adds_a_node_from_its_category(canvas):
+    page = canvas.page
+    page.mouse.click(500, 400, button="right")
+    page.locator(".dl-menu li", has_text="Add Node").hover()
+    page.locator(".dl-menu .dl-menu li", has_text="image").first.hover()
+    canvas.screenshot("context_menu")
+    page.locator(".dl-menu li", has_text="EmptyImage").first.click()
+    canvas.node("EmptyImage").wait_for()
+    node = nodes_of(page)[0]
+    assert node["type"] == "EmptyImage" and node["widgets_values"][:2] == [512, 512]
+
+
+def test_group_moves_its_nodes_and_copy_paste_bypass(canvas):
+    page = canvas.page
+    canvas.search_add("Empty Image", (200, 200))
+    canvas.node("EmptyImage").wait_for()
+    canvas.search_add("Save Image", (600, 200))
+    canvas.node("SaveImage").wait_for()
+    page.locator(".react-flow__pane").click(position={"x": 50, "y": 700})
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Control+g")
+    title = page.locator(".dl-group-title")
+    title.wait_for()
+    before = {n["type"]: n["pos"] for n in nodes_of(page)}
+    group_before = page.evaluate("() => window.diffloom.getWorkflow().groups[0].bounding")
+    box = title.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + 70, steps=8)
+    page.mouse.up()
+    after = {n["type"]: n["pos"] for n in nodes_of(page)}
+    group_after = page.evaluate("() => window.diffloom.getWorkflow().groups[0].bounding")
+    dx, dy = group_after[0] - group_before[0], group_after[1] - group_before[1]
+    assert dx > 50 and dy > 30  # the group followed the mouse (less React Flow's drag threshold)
+    for type_ in before:  # and its nodes moved with it, by the same amount
+        assert after[type_] == pytest.approx([before[type_][0] + dx, before[type_][1] + dy], abs=0.01)
+    canvas.screenshot("group_moved")
+
+    page.keyboard.press("Control+z")  # the whole drag is one undo step
+    assert {n["type"]: n["pos"] for n in nodes_of(page)} == before
+    canvas.node("EmptyImage").locator(".dl-title").click()
+    page.keyboard.press("Control+c")
+    page.mouse.move(300, 600)
+    page.keyboard.press("Control+v")
+    assert page.locator(".dl-node[data-node-type='EmptyImage']").count() == 2
+    page.keyboard.press("Control+b")
+    page.locator(".dl-node.bypassed").wait_for()
+    assert sorted(n["mode"] for n in nodes_of(page)) == [0, 0, 4]
+
+
+def test_templates_open_in_a_new_tab(canvas):
+    page = canvas.page
+    page.locator(".dl-menubar button", has_text="Templates").click()
+    page.locator(".dl-templates button", has_text="txt2img").first.click()
+    canvas.node("KSampler").wait_for()
+    assert page.locator(".dl-tab.active").inner_text().startswith("txt2img")
+    page.locator(".dl-menubar button", has_text="Queue").first.click()
+    page.locator(".dl-queue").wait_for()
+    canvas.screenshot("template_and_queue_panel")
