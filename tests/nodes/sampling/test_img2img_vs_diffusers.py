@@ -88,3 +88,39 @@ def test_v_prediction_txt2img_equals_pipeline(tmp_path):
     ours_scaled = ours["samples"] * model.latent_format.scale_factor
     assert float((ours_scaled - theirs).abs().max()) < 1e-3
     assert float(theirs.std()) > 0.1
+
+
+@pytest.mark.slow
+def test_inpainting_with_a_noise_mask_equals_inpaint_pipeline(tiny_checkpoints, tiny_models_paths):
+    """A LATENT noise_mask on a plain (4-channel) model: diffusers re-noises the kept region after each step, we
+    before each model call; for Euler over the same sigmas both give the same result."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionInpaintPipeline
+
+    from nodes.sampling.schedules import calculate_sigmas
+    from nodes.stages.loaders import CheckpointLoaderSimple
+    from nodes.stages.sampling import KSampler
+
+    torch.set_num_threads(1)
+    tiny = tiny_checkpoints["sd1"]
+    model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
+    positive, negative = _encode(clip)
+    source = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(4)) * 5
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, 24:64] = 1.0  # repaint a block-aligned region (nearest and bilinear resizing agree)
+    (ours,) = KSampler().sample(model, SEED, 4, CFG, "euler", "normal", positive, negative,
+                                {"samples": source, "noise_mask": mask}, 0.5)
+
+    ms, scale = model.model_sampling, model.latent_format.scale_factor
+    sigmas = calculate_sigmas(ms, "normal", 8)
+    scheduler = _with_timesteps(EulerDiscreteScheduler, ms.timestep(sigmas[:-1]).float())(**SCHEDULER)
+    pipe = StableDiffusionInpaintPipeline(**tiny.pipeline_components(), scheduler=scheduler, safety_checker=None,
+                                          feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    # image given as latents; masked_image_latents only feeds 9-channel UNets (given so latents pass its checks)
+    theirs = pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], image=source * scale,
+                  mask_image=mask, masked_image_latents=source * scale, strength=0.5, sigmas=sigmas.tolist(), guidance_scale=CFG, height=64, width=64,
+                  generator=torch.Generator().manual_seed(SEED), output_type="latent").images
+    ours_scaled = ours["samples"] * scale
+    assert float((ours_scaled - theirs).abs().max()) < 1e-3
+    assert torch.allclose(ours_scaled[..., :2, :], source[..., :2, :] * scale, atol=1e-4)  # kept region
+    assert float((ours_scaled[..., 2:6, 3:] - source[..., 2:6, 3:] * scale).abs().max()) > 0.1  # repainted
