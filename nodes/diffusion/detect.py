@@ -136,11 +136,11 @@ def _unet_family(use_linear: bool, adm: int | None, context_dim: int) -> str:
     raise UnknownModelError(f"UNet with a {adm}-wide class embedding (unCLIP or another unsupported variant)")
 
 
-def prediction_type(state_dict, info_family: str, prefix: str, config: dict) -> str:
+def prediction_type(state_dict, family: str, prefix: str, config: dict) -> str:
     """eps or v: SD2 768-v models are told apart by one bias's spread; SDXL v models carry a `v_pred` marker."""
     if "v_pred" in state_dict:
         return "v"
-    if info_family != "sd2" or config["in_channels"] != 4:
+    if family != "sd2" or config["in_channels"] != 4:
         return "eps"
     last = len(config["block_out_channels"]) * (config["layers_per_block"] + 1) - 1
     bias = state_dict.get(f"{prefix}output_blocks.{last}.1.transformer_blocks.0.norm1.bias")
