@@ -46,7 +46,8 @@ class TinyCheckpoint:
 def tiny_unet_config(family: str, in_channels: int = 4) -> dict:
     xl = family in ("sdxl", "sdxl_refiner")
     config = {
-        "sample_size": 8, "in_channels": in_channels, "out_channels": 4, "block_out_channels": [32, 64], "layers_per_block": 1,
+        "sample_size": 8, "in_channels": in_channels, "out_channels": 4, "block_out_channels": [32, 64],
+        "layers_per_block": 1,
         "norm_num_groups": 32, "flip_sin_to_cos": True, "freq_shift": 0, "mid_block_type": "UNetMidBlock2DCrossAttn",
     }
     if family == "sd1":

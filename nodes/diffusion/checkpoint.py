@@ -75,7 +75,9 @@ def build_clip_model(canonical: dict, slot: str, dtype: torch.dtype, what: str):
 
 
 def canonical_clip(state_dict: dict, layout: str) -> dict:
-    return convert_clip.openclip_to_hf(state_dict) if layout == "openclip" else convert_clip.hf_clip_state_dict(state_dict)
+    if layout == "openclip":
+        return convert_clip.openclip_to_hf(state_dict)
+    return convert_clip.hf_clip_state_dict(state_dict)
 
 
 def _unknown(path: Path, error: Exception) -> ModelFileError:

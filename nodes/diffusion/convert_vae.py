@@ -34,8 +34,8 @@ def vae_block_prefixes(config: dict) -> list[tuple[str, str, dict]]:
             pairs.append((f"decoder.up.{original_level}.block.{j}.", f"decoder.up_blocks.{level}.resnets.{j}.",
                           RESNET_RENAMES))
         if level < levels - 1:
-            pairs.append((f"decoder.up.{original_level}.upsample.conv.", f"decoder.up_blocks.{level}.upsamplers.0.conv.",
-                          {}))
+            pairs.append((f"decoder.up.{original_level}.upsample.conv.",
+                          f"decoder.up_blocks.{level}.upsamplers.0.conv.", {}))
     pairs += [("quant_conv.", "quant_conv.", {}), ("post_quant_conv.", "post_quant_conv.", {})]
     return pairs
 

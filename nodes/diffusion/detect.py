@@ -158,7 +158,8 @@ def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:
     channels = [shapes[f"{p}encoder.down.{i}.block.0.conv1.weight"][0] for i in levels]
     layers = len(_indices(shapes, re.escape(p) + r"encoder\.down\.0\.block\.(\d+)\."))
     return {
-        "in_channels": shapes[p + "encoder.conv_in.weight"][1], "out_channels": shapes[p + "decoder.conv_out.weight"][0],
+        "in_channels": shapes[p + "encoder.conv_in.weight"][1],
+        "out_channels": shapes[p + "decoder.conv_out.weight"][0],
         "down_block_types": ["DownEncoderBlock2D"] * len(levels), "up_block_types": ["UpDecoderBlock2D"] * len(levels),
         "block_out_channels": channels, "layers_per_block": layers,
         "latent_channels": shapes[p + "decoder.conv_in.weight"][1], "norm_num_groups": NORM_GROUPS,

@@ -25,7 +25,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         return _load_safetensors(path)
     if suffix in PICKLE_SUFFIXES:
         return _load_pickle(path)
-    raise ModelFileError(f"{path}: unknown weight file type {suffix!r}; expected .safetensors, .ckpt, .pt, .pth or .bin")
+    raise ModelFileError(f"{path}: unknown weight file type {suffix!r}; expected .safetensors, .ckpt, .pt, .pth "
+                         "or .bin")
 
 
 def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -56,7 +57,8 @@ def _unpickle(path: Path):
                 raise
             data = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
     except pickle.UnpicklingError as error:
-        refusal = next((line.strip() for line in str(error).splitlines() if "Unsupported global" in line or "Unsupported class" in line), None)
+        refusal = next((line.strip() for line in str(error).splitlines()
+                        if "Unsupported global" in line or "Unsupported class" in line), None)
         if refusal is None:
             raise ModelFileError(f"{path}: not a readable PyTorch weight file ({str(error).splitlines()[0]}); the "
                                  "file is corrupt or truncated") from error

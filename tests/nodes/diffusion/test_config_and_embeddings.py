@@ -10,8 +10,8 @@ from nodes.stages.loaders import CheckpointLoader
 def test_yaml_parameterization_and_clip_layer(tiny_checkpoints, tiny_models_paths):
     configs = tiny_checkpoints["base_dir"] / "models" / "configs"
     configs.mkdir(exist_ok=True)
-    (configs / "v-skip2.yaml").write_text(
-        "model:\n  params:\n    parameterization: \"v\"\n    cond_stage_config:\n      params:\n        layer_idx: -2\n")
+    (configs / "v-skip2.yaml").write_text("model:\n  params:\n    parameterization: \"v\"\n"
+                                          "    cond_stage_config:\n      params:\n        layer_idx: -2\n")
     (configs / "plain.yaml").write_text("model:\n  params:\n    linear_start: 0.00085\n")
     assert {"v-skip2.yaml", "plain.yaml"} <= set(CheckpointLoader.INPUT_TYPES()["required"]["config_name"][0])
     model, clip, _ = CheckpointLoader().load_checkpoint("v-skip2.yaml", "tiny_sd1.safetensors")

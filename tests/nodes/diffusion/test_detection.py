@@ -50,7 +50,8 @@ def real_layout(unet_config, encoders):
 
     unet = _meta(lambda: UNet2DConditionModel(**unet_config))
     state = {"model.diffusion_model." + k: v for k, v in unet_original(unet).items()}
-    state.update({"first_stage_model." + k: v for k, v in vae_original(_meta(lambda: AutoencoderKL(**LDM_VAE))).items()})
+    vae = _meta(lambda: AutoencoderKL(**LDM_VAE))
+    state.update({"first_stage_model." + k: v for k, v in vae_original(vae).items()})
     for prefix, spec, layout in encoders:
         state.update({prefix + k: v for k, v in clip_original(_clip(spec), layout).items()})
     return state

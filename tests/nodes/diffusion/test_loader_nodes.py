@@ -10,7 +10,8 @@ from safetensors.torch import save_file
 
 from nodes.diffusion.files import ModelFileError, load_state_dict
 from nodes.diffusion.patching import WeightPatch
-from nodes.stages.loaders import CheckpointLoaderSimple, CLIPLoader, DiffusersLoader, DualCLIPLoader, UNETLoader, VAELoader
+from nodes.stages.loaders import (CheckpointLoaderSimple, CLIPLoader, DiffusersLoader, DualCLIPLoader, UNETLoader,
+                                  VAELoader)
 
 
 def _split(state, prefix):
@@ -71,7 +72,8 @@ def test_diffusers_folder_loads_like_the_checkpoint(tiny_checkpoints, tiny_model
     for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
         (folder / name).mkdir(parents=True, exist_ok=True)
         weights = "model.safetensors" if name.startswith("text") else "diffusion_pytorch_model.safetensors"
-        save_file({k: v.contiguous() for k, v in tiny.components[name].state_dict().items()}, str(folder / name / weights))
+        state = {k: v.contiguous() for k, v in tiny.components[name].state_dict().items()}
+        save_file(state, str(folder / name / weights))
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionXLPipeline"}))
     assert "tiny-xl" in DiffusersLoader.INPUT_TYPES()["required"]["model_path"][0]
     model, clip, vae = DiffusersLoader().load_checkpoint("tiny-xl")

@@ -62,7 +62,8 @@ def test_sd1_plain_prompt_equals_diffusers(sd1):
 def test_sdxl_prompt_and_pooled_equal_diffusers(sdxl):
     clip, tiny = sdxl
     (cond, options), = CLIPTextEncode().encode(clip, "a watercolor fox")[0]
-    embeds, _, pooled, _ = _pipeline(tiny).encode_prompt("a watercolor fox", device="cpu", do_classifier_free_guidance=False)
+    embeds, _, pooled, _ = _pipeline(tiny).encode_prompt("a watercolor fox", device="cpu",
+                                                         do_classifier_free_guidance=False)
     torch.testing.assert_close(cond, embeds, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(options["pooled_output"], pooled, atol=1e-5, rtol=1e-5)
 
