@@ -19,12 +19,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(base_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(base_dir: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     """Starts `python -m diffloom serve` and waits until /api/object_info answers."""
     port = _free_port()
     log = open(base_dir / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "diffloom", "serve", "--port", str(port), "--base-directory",
-                             str(base_dir), "--disable-auto-launch"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                             str(base_dir), "--disable-auto-launch", *flags], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

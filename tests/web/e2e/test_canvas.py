@@ -62,6 +62,9 @@ def test_build_by_search_and_connect_then_queue_shows_the_image(canvas):
     page.locator(".dl-menubar button", has_text="Gallery").click()
     assert page.locator(".dl-gallery-grid img").count() >= 1
     canvas.screenshot("build_and_queue")
+    # the same prompt again: EmptyImage comes from the cache and says so
+    page.keyboard.press("Control+Enter")
+    empty.locator(".dl-badge", has_text="cached").wait_for()
     assert not canvas.errors
 
 

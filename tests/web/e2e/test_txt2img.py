@@ -27,7 +27,7 @@ def server(browser, tmp_path_factory):
 
     base = tmp_path_factory.mktemp("e2e_txt2img")
     write_tiny("sd1", base / "models" / "checkpoints")
-    proc, url = start_server(base)
+    proc, url = start_server(base, "--preview-method", "latent2rgb")
     yield type("Server", (), {"url": url, "base": base})
     stop_server(proc)
 
@@ -66,6 +66,8 @@ def test_build_txt2img_from_empty_canvas_and_see_the_image(canvas):
     image = save.locator("img.dl-node-image")
     image.wait_for(timeout=240000)
     page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=image.element_handle())
+    # the sampler kept its last live preview (a binary WebSocket frame)
+    sampler.locator("img.dl-node-image.preview").wait_for()
     canvas.screenshot("txt2img_done")
     assert not page.locator(".dl-node.error").count()
     assert not canvas.errors

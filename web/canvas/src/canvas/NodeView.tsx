@@ -51,9 +51,9 @@ function Title({ node, title }: { node: EditorNode; title: string }) {
 
 function NodeImages({ id }: { id: string }) {
   const images = useRunStore((s) => s.outputs[id]);
-  const preview = useRunStore((s) => (s.running === id ? s.previews[id] : undefined));
-  if (preview) return <img className="dl-node-image preview" src={preview} alt="preview" />;
-  if (!images?.length) return null;
+  // The last preview stays on a sampler after its run, until the next prompt starts.
+  const preview = useRunStore((s) => s.previews[id]);
+  if (!images?.length) return preview ? <img className="dl-node-image preview" src={preview} alt="preview" /> : null;
   return (
     <div className="dl-node-images">
       {images.map((img) => <img key={img.filename + img.subfolder} className="dl-node-image" src={viewUrl(img)} alt={img.filename} />)}

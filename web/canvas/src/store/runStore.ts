@@ -52,7 +52,8 @@ export function applyMessage(state: RunState, { type, data }: WsMessage): RunSta
                queueVersion: state.queueVersion + 1 };
     }
     case "execution_start":
-      return { ...state, promptId: data.prompt_id, running: null, cached: [], progress: {}, done: [], errors: {} };
+      return { ...state, promptId: data.prompt_id, running: null, cached: [], progress: {}, done: [], errors: {},
+               previews: {} };
     case "execution_cached":
       return { ...state, cached: (data.nodes ?? []).map(String), done: [...state.done, ...(data.nodes ?? []).map(String)] };
     case "executing": {
