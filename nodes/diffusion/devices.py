@@ -8,6 +8,7 @@ from collections import OrderedDict
 import torch
 
 from nodes.diffusion.loading import tensor_bytes
+from nodes.diffusion.patching import restore_weights
 
 VRAM_HEADROOM = 1024 ** 3  # kept free for activations when deciding what to offload
 
@@ -52,13 +53,16 @@ class DeviceResident:
         if device.type == "cuda":
             _make_room(self, device)
         for network in self._networks():
-            network.to(device)
+            if _device_of(network) != device:
+                restore_weights(network)  # unpatched weights move; patches are re-applied where they run
+                network.to(device)
         if device.type != "cpu":
             _resident[id(self)] = self
             _resident.move_to_end(id(self))
 
     def offload(self) -> None:
         for network in self._networks():
+            restore_weights(network)  # else the unpatched backups would stay on the accelerator
             network.to("cpu")
         _resident.pop(id(self), None)
 
@@ -71,6 +75,10 @@ class DeviceResident:
 
     def __cache_offload__(self) -> None:
         self.offload()
+
+
+def _device_of(network: torch.nn.Module) -> torch.device:
+    return next(network.parameters()).device
 
 
 # wrappers whose weights are on an accelerator, least recently loaded first

@@ -39,3 +39,14 @@ def test_making_room_offloads_least_recent_models_first(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (next(free), 0))
     devices._make_room(c, torch.device("cuda"))
     assert moved == [a]
+
+
+def test_offload_puts_unpatched_weights_back(monkeypatch):
+    from nodes.diffusion.patching import WeightPatch, apply_patches
+
+    fake = _Fake(4)
+    original = fake.net.weight.detach().clone()
+    apply_patches(fake.net, (WeightPatch("weight", 1.0, lambda w: torch.ones_like(w)),))
+    torch.testing.assert_close(fake.net.weight, original + 1)
+    fake.offload()
+    torch.testing.assert_close(fake.net.weight, original)
