@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from nodes.diffusion.model import DiffusionModel
 from nodes.diffusion.text import TextEncoder, make_slots
 from nodes.diffusion.vae import VAE
 
+log = logging.getLogger(__name__)
 CLIP_SLOT_BY_WIDTH = {768: "l", 1024: "h", 1280: "g"}
 FAMILY_BY_SLOTS = {("l",): "sd1", ("h",): "sd2", ("g",): "sdxl_refiner", ("g", "l"): "sdxl"}
 
@@ -114,15 +116,15 @@ def checkpoint_from_state_dict(state_dict: dict, path: Path, *, output_clip: boo
     except (detect.UnknownModelError, KeyError, StopIteration) as error:
         raise _unknown(path, error) from error
     device = compute_device()
-    vae = None
-    if output_vae:
-        if info.vae_prefix is None:
-            raise ModelFileError(f"{path}: the checkpoint has no VAE (no first_stage_model.* tensors)")
+    vae = clip = None
+    # like ComfyUI, a checkpoint without VAE or text encoder loads; the missing output is None
+    if output_vae and info.vae_prefix is None:
+        log.warning("%s: no VAE weights (first_stage_model.*) in the checkpoint; its VAE output is None", path)
+    elif output_vae:
         vae = build_vae(strip_prefix(state_dict, info.vae_prefix), weight_dtype(device, "vae"), f"{path} (VAE)")
-    clip = None
-    if output_clip:
-        if not info.text_encoders:
-            raise ModelFileError(f"{path}: the checkpoint has no text encoder for {info.family}")
+    if output_clip and not info.text_encoders:
+        log.warning("%s: no text encoder weights in the checkpoint; its CLIP output is None", path)
+    elif output_clip:
         models = {}
         for source in info.text_encoders:
             canonical = canonical_clip(strip_prefix(state_dict, source.prefix), source.layout)

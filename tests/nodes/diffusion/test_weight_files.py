@@ -97,3 +97,16 @@ def test_checkpoint_with_legacy_diffusers_vae_names(tmp_path, tiny_checkpoints):
     image = torch.rand(1, 16, 16, 3)
     expected = tiny.components["vae"].encode(image.movedim(-1, 1) * 2 - 1).latent_dist.mode()
     torch.testing.assert_close(load_checkpoint(path, output_clip=False)[2].encode(image), expected)
+
+
+def test_checkpoint_without_vae_or_text_encoder_gives_none(tmp_path, tiny_checkpoints):
+    from nodes.stages.text import CLIPTextEncode
+
+    unet_only = {k: v for k, v in load_state_dict(tiny_checkpoints["sd1"].path).items()
+                 if k.startswith("model.diffusion_model.")}
+    path = tmp_path / "unet_only.safetensors"
+    save_file(unet_only, str(path))
+    model, clip, vae = load_checkpoint(path)
+    assert model.family == "sd1" and clip is None and vae is None
+    with pytest.raises(RuntimeError, match="clip input is invalid: None"):
+        CLIPTextEncode().encode(clip, "x")
