@@ -261,6 +261,8 @@ class Guider:
         self.original = sides  # name -> CONDITIONING ("positive", "negative")
         self.prepared: dict[str, list[Cond]] = {}
         self._batch_inputs: dict = {}  # batched contexts/extras of the current run
+        self.keep_uncond = False  # set for CFG++ samplers: evaluate the negative side even at cfg 1
+        self.last_uncond: torch.Tensor | None = None
 
     def set_cfg(self, cfg: float) -> None:
         self.cfg = float(cfg)
@@ -295,10 +297,11 @@ class Guider:
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         positive, negative = self.prepared.get("positive"), self.prepared.get("negative")
         options = self.model_options
-        skip_uncond = negative is None or (math.isclose(self.cfg, 1.0)
+        skip_uncond = negative is None or (math.isclose(self.cfg, 1.0) and not self.keep_uncond
                                            and not options.get("disable_cfg1_optimization", False))
         cond_pred, uncond_pred = predict(self.model, x, sigma, [positive, None if skip_uncond else negative],
                                          self._batch_inputs)
+        self.last_uncond = uncond_pred
         if "sampler_cfg_function" in options:
             args = {"cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": self.cfg, "timestep": sigma,
                     "input": x, "sigma": sigma, "cond_denoised": cond_pred, "uncond_denoised": uncond_pred,

@@ -67,6 +67,7 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     if mask is not None:
         extra_options = {"denoise_mask": mask[:, :1], "latent_image": latent}
     guider.prepare(noise.shape, extra_options)
+    guider.keep_uncond = sampler.needs_uncond
     controls = guider.controls()
     for control in controls:
         if hasattr(control, "pre_run"):
@@ -90,7 +91,8 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     x = ms.noise_scaling(float(sigmas[0]), noise, latent, ms.is_max_denoise(float(sigmas[0])))
     try:
         with torch.no_grad():
-            x = sampler(denoiser, x, sigmas, SolverExtras(seed=seed, callback=on_step))
+            extras = SolverExtras(seed=seed, callback=on_step, uncond_source=lambda: guider.last_uncond)
+            x = sampler(denoiser, x, sigmas, extras)
     finally:
         for control in controls:
             if hasattr(control, "cleanup"):

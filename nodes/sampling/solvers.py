@@ -25,6 +25,13 @@ class SolverExtras:
 
     seed: int | None = None
     callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None  # (step, x, denoised)
+    # CFG++ samplers: the unconditional prediction of the latest denoiser call (set up by the sampling run)
+    uncond_source: Callable[[], torch.Tensor] | None = None
+
+    def uncond(self) -> torch.Tensor:
+        if self.uncond_source is None:
+            raise ValueError("this CFG++ sampler needs the unconditional prediction: run it with a CFG guider")
+        return self.uncond_source()
 
     def step_done(self, i: int, x: torch.Tensor, denoised: torch.Tensor) -> None:
         if self.callback is not None:
@@ -216,6 +223,51 @@ def ipndm(denoiser, x, sigmas, extra, max_order=4):
             x_next = x + (sigma_next - sigma) * (23 * d - 16 * history[-1] + 5 * history[-2]) / 12
         else:
             x_next = x + (sigma_next - sigma) * (55 * d - 59 * history[-1] + 37 * history[-2] - 9 * history[-3]) / 24
+        history = (history + [d])[-(max_order - 1):]
+        x = x_next
+    return x
+
+
+def _variable_ab_coefficients(h: list) -> list:
+    """iPNDM-v: Adams–Bashforth weights for the current slope and up to three past ones, for unequal steps
+    h = [h_n, h_{n−1}, …] (h_n the step about to be taken, the others the previous steps)."""
+    if len(h) == 1:
+        return [1.0]
+    h_n, h_1 = h[0], h[1]
+    c1, c2 = (2 + h_n / h_1) / 2, -(h_n / h_1) / 2
+    if len(h) == 2:
+        return [c1, c2]
+    h_2 = h[2]
+    temp1 = (1 - h_n / (3 * (h_n + h_1)) * (h_n * (h_n + h_1)) / (h_1 * (h_1 + h_2))) / 2
+    if len(h) == 3:
+        return [c1 + temp1, c2 - (1 + h_1 / h_2) * temp1, temp1 * h_1 / h_2]
+    h_3 = h[3]
+    temp2 = (((1 - h_n / (3 * (h_n + h_1))) / 2 + (1 - h_n / (2 * (h_n + h_1))) * h_n / (6 * (h_n + h_1 + h_2)))
+             * (h_n * (h_n + h_1) * (h_n + h_1 + h_2)) / (h_1 * (h_1 + h_2) * (h_1 + h_2 + h_3)))
+    ratio = h_1 * (h_1 + h_2) / (h_2 * (h_2 + h_3))
+    return [c1 + temp1 + temp2,
+            c2 - (1 + h_1 / h_2) * temp1 - (1 + h_1 / h_2 + ratio) * temp2,
+            temp1 * h_1 / h_2 + (h_1 / h_2 + ratio * (1 + h_2 / h_3)) * temp2,
+            -temp2 * ratio * h_1 / h_2]
+
+
+def ipndm_v(denoiser, x, sigmas, extra, max_order=4):
+    """iPNDM with variable step sizes (Zhang & Chen 2022; zju-pi/diff-sampler): Adams–Bashforth in σ whose
+    weights follow the actual step ratios."""
+    history = []
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = denoiser(x, sigma)
+        extra.step_done(i, x, denoised)
+        d = to_d(x, sigma, denoised)
+        if sigma_next == 0:
+            x_next = denoised
+        else:
+            order = min(max_order, i + 1)
+            steps = [sigma_next - sigma] + [sigmas[i - k] - sigmas[i - k - 1] for k in range(order - 1)]
+            weights = _variable_ab_coefficients(steps)
+            slope = weights[0] * d + sum(w * past for w, past in zip(weights[1:], reversed(history)))
+            x_next = x + (sigma_next - sigma) * slope
         history = (history + [d])[-(max_order - 1):]
         x = x_next
     return x
@@ -525,6 +577,57 @@ def dpmpp_3m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, cpu_tree=True
                 x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * s_noise
         denoised_1, denoised_2 = denoised, denoised_1
         h_1, h_2 = h, h_1
+    return x
+
+
+def res_multistep(denoiser, x, sigmas, extra, eta=0.0, s_noise=1.0, cfg_pp=False):
+    """RES second-order multistep exponential integrator (Zhang et al. 2023, arXiv 2308.02157); with eta > 0 an
+    ancestral variant, with cfg_pp the CFG++ variant (re-noising with the unconditional prediction)."""
+    noise = extra.noise(x)
+    old_denoised = old_sigma_down = None
+    for i in range(len(sigmas) - 1):
+        denoised = denoiser(x, sigmas[i])
+        guide = extra.uncond() if cfg_pp else denoised  # what the step moves along
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        extra.step_done(i, x, denoised)
+        if sigma_down == 0 or old_denoised is None:
+            if cfg_pp:
+                x = denoised + to_d(x, sigmas[i], guide) * sigma_down
+            else:
+                x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
+        else:
+            t, t_next = t_of(sigmas[i]), t_of(sigma_down)
+            h = t_next - t
+            c2 = (t_of(sigmas[i - 1]) - t_of(old_sigma_down)) / h
+            phi1 = torch.expm1(-h) / -h
+            phi2 = (phi1 - 1.0) / -h
+            b1 = torch.nan_to_num(phi1 - phi2 / c2, nan=0.0)
+            b2 = torch.nan_to_num(phi2 / c2, nan=0.0)
+            if cfg_pp:
+                x = x + (denoised - guide)
+            x = sigma_of(h) * x + h * (b1 * guide + b2 * old_denoised)
+        if sigmas[i + 1] > 0 and sigma_up:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+        old_denoised, old_sigma_down = guide, sigma_down
+    return x
+
+
+def gradient_estimation(denoiser, x, sigmas, extra, ge_gamma=2.0, cfg_pp=False):
+    """Gradient estimation (Permenter & Yuan 2024, "Interpreting and Improving Diffusion Models from an
+    Optimization Perspective"): Euler with the slope extrapolated from the previous one by γ = 2."""
+    old_d = None
+    for i in range(len(sigmas) - 1):
+        denoised = denoiser(x, sigmas[i])
+        d = to_d(x, sigmas[i], extra.uncond() if cfg_pp else denoised)
+        extra.step_done(i, x, denoised)
+        dt = sigmas[i + 1] - sigmas[i]
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            x = denoised + d * sigmas[i + 1] if cfg_pp else x + d * dt
+            if old_d is not None:
+                x = x + (ge_gamma - 1) * (d - old_d) * dt
+        old_d = d
     return x
 
 

@@ -168,3 +168,12 @@ def test_latent_is_scaled_into_model_space_and_back(fake_model):
 def test_bad_latent_is_named(fake_model):
     with pytest.raises(ValueError, match="KSampler: input 'latent_image' must be a LATENT"):
         n.KSampler().sample(fake_model, 0, 2, 1.0, "euler", "normal", cond(0), cond(0), torch.zeros(1))
+
+
+def test_cfg_pp_samplers_evaluate_the_negative_even_at_cfg_one(fake_model):
+    out = n.KSampler().sample(fake_model, 1, 3, 1.0, "euler_cfg_pp", "normal", cond(0.3), cond(-0.3), latent())[0]
+    assert bool(torch.isfinite(out["samples"]).all())
+    assert [c[0] for c in fake_model.calls] == [2, 2, 2]
+    fake_model.calls.clear()
+    n.KSampler().sample(fake_model, 1, 3, 1.0, "euler", "normal", cond(0.3), cond(-0.3), latent())
+    assert [c[0] for c in fake_model.calls] == [1, 1, 1]
