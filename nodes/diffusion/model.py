@@ -58,6 +58,10 @@ class DiffusionModel(DeviceResident):
             extras["time_ids"] = self._time_ids(options)
         if self.in_channels > self.latent_format.channels:
             extras["c_concat"] = self._concat(options, latent_shape)
+        if options.get("gligen"):
+            from nodes.diffusion.gligen import gligen_objects
+
+            extras["gligen_objs"] = gligen_objects(self, options["gligen"], latent_shape)
         return extras
 
     def _pooled(self, options: dict) -> torch.Tensor:
@@ -119,6 +123,7 @@ class DiffusionModel(DeviceResident):
         device, dtype = self.device, self.dtype
         extras = dict(extras or {})
         concat = extras.pop("c_concat", None)
+        gligen_objs = extras.pop("gligen_objs", None)
         sample = x if concat is None else torch.cat([x, concat.to(x)], dim=1)
         added = {k: v.to(device, dtype) for k, v in extras.items()} or None
         kwargs = {}
@@ -127,6 +132,8 @@ class DiffusionModel(DeviceResident):
                 kwargs["down_block_additional_residuals"] = [t.to(device, dtype) for t in control["down"]]
             if control.get("mid") is not None:
                 kwargs["mid_block_additional_residual"] = control["mid"].to(device, dtype)
+        if gligen_objs is not None:  # GLIGEN boxes: the fusers were lent to the UNet by extra_conds
+            kwargs["cross_attention_kwargs"] = {"gligen": {"objs": gligen_objs.to(device, dtype)}}
         timestep = torch.as_tensor(timestep, device=device).float().reshape(-1).expand(x.shape[0])
         out = self.unet(sample.to(device, dtype), timestep, encoder_hidden_states=context.to(device, dtype),
                         added_cond_kwargs=added, return_dict=False, **kwargs)[0]
