@@ -48,7 +48,8 @@ class Trainer:
         self.stage, self.step, self.optimizer_state = "vae", 0, None
         self.normalisation: dict = {}
         self.ema: ExponentialAverage | None = None
-        self.history: dict[str, list[float]] = {"vae": [], "unet": []}
+        self.history: dict[str, list[float]] = {"vae": [], "unet": []}  # loss per step of this call
+        self.step_seconds: dict[str, list[float]] = {"vae": [], "unet": []}
 
     @property
     def state_path(self) -> Path:
@@ -66,19 +67,20 @@ class Trainer:
 
     def _run_stages(self) -> None:
         if self.stage == "vae":
-            self._train_vae()
+            self.train_vae()
             self._normalise()
             self.stage, self.step, self.optimizer_state = "unet", 0, None
             self._save_state()
         if self.stage == "unet":
-            self._train_unet()
+            self.train_unet()
             self.stage = "done"
             self._save_state()
 
     def _seed(self, stream: str) -> int:
         return self.recipe.seed * 10 + DATA_STREAMS[stream]
 
-    def _train_vae(self) -> None:
+    def train_vae(self) -> None:
+        """Stage 1 (from the current step): the VAE learns to reconstruct the domain."""
         r = self.recipe
         self.vae.train()
         optimizer = torch.optim.AdamW(self.vae.parameters(), lr=r.vae_lr, weight_decay=0.0)
@@ -111,7 +113,8 @@ class Trainer:
             self.ema = ExponentialAverage(trained, r.ema_decay)
         return trained
 
-    def _train_unet(self) -> None:
+    def train_unet(self) -> None:
+        """Stage 2 (from the current step): the UNet, and the text encoder if chosen, learn to predict the noise."""
         r = self.recipe
         train_text = r.text_encoder == "train"
         trained = self._prepare_unet_stage()
@@ -142,6 +145,7 @@ class Trainer:
         base_lrs = [g["lr"] for g in optimizer.param_groups]
         started, first = time.perf_counter(), self.step
         while self.step < steps:
+            step_started = time.perf_counter()
             factor = learning_rate_factor(self.step, steps, r.warmup_steps)
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * factor
@@ -154,6 +158,7 @@ class Trainer:
                 after_step(self.step)
             self.step += 1
             self.history[stage].append(loss.item())
+            self.step_seconds[stage].append(time.perf_counter() - step_started)
             if self.step % r.log_every == 0 or self.step == steps:
                 pace = (time.perf_counter() - started) / (self.step - first)
                 recent = self.history[stage][-r.log_every:]
