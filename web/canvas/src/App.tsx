@@ -2,7 +2,6 @@
 import { useEffect, useRef, useState } from "react";
 import * as actions from "./actions";
 import { Canvas } from "./canvas/Canvas";
-import { emptyGraph } from "./graph/workflow";
 import { Gallery } from "./panels/Gallery";
 import { QueuePanel } from "./panels/QueuePanel";
 import { Templates } from "./panels/Templates";
@@ -12,7 +11,7 @@ import { useRunStore } from "./store/runStore";
 function Tabs() {
   const tabs = useGraphStore((s) => s.tabs);
   const activeId = useGraphStore((s) => s.activeId);
-  const { activate, closeTab, openTab, renameTab } = useGraphStore.getState();
+  const { activate, closeTab, newBlankTab, renameTab } = useGraphStore.getState();
   return (
     <div className="dl-tabs">
       {tabs.map((tab) => (
@@ -22,7 +21,7 @@ function Tabs() {
           <button className="dl-tab-close" onClick={(e) => { e.stopPropagation(); closeTab(tab.id); }}>×</button>
         </div>
       ))}
-      <button className="dl-tab-new" title="new workflow" onClick={() => openTab("Unsaved Workflow", emptyGraph())}>+</button>
+      <button className="dl-tab-new" title="new workflow" onClick={newBlankTab}>+</button>
     </div>
   );
 }

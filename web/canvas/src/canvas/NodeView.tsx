@@ -14,7 +14,10 @@ import { nodeRows } from "./nodeRows";
 
 export type NodeData = { node: EditorNode };
 
+/** Below this zoom widgets are unreadable: nodes are drawn as a titled box of their saved size with their sockets. */
 export const LOW_DETAIL_ZOOM = 0.5;
+const LOW_ROW_TOP = 37;
+const LOW_ROW = 22;
 
 function Socket({ side, id, type, label, error }: { side: "in" | "out"; id: string; type: string; label: string; error?: string }) {
   return (
@@ -71,7 +74,7 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   const progress = useRunStore((s) => (s.running === id ? s.progress[id] : undefined));
   const error = useRunStore((s) => s.errors[id]);
   const updateInternals = useUpdateNodeInternals();
-  // Zoomed far out, widgets are unreadable: draw same-height stubs instead (keeps 300-node graphs smooth).
+  // Zoomed far out, a simplified box (see LOW_DETAIL_ZOOM): far fewer elements keeps 300-node graphs smooth.
   const lowDetail = useStore((s) => s.transform[2] < LOW_DETAIL_ZOOM);
   const rows = nodeRows(node, defs);
   const kind = nodeKind(defs, node.type);
@@ -94,6 +97,17 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
     node.flags.collapsed && "collapsed", lowDetail && "low"].filter(Boolean).join(" ");
   const style = { width: node.flags.collapsed ? undefined : Math.max(node.size[0], 180),
                   "--node-color": node.color, "--node-bg": node.bgcolor } as React.CSSProperties;
+
+  if (lowDetail && !node.flags.collapsed)
+    return (
+      <div className={classes} style={{ ...style, height: node.size[1] }} data-node-id={id} data-node-type={node.type}>
+        <div className="dl-title"><span className="dl-title-text">{title}</span></div>
+        {rows.sockets.map((s, i) => <Handle key={s.name} type="target" position={Position.Left} id={`i:${s.name}`}
+          className="dl-handle" style={{ top: LOW_ROW_TOP + i * LOW_ROW, background: typeColor(s.type) }} />)}
+        {rows.outputs.map((o, i) => <Handle key={i} type="source" position={Position.Right} id={`o:${i}`}
+          className="dl-handle" style={{ top: LOW_ROW_TOP + i * LOW_ROW, background: typeColor(o.type) }} />)}
+      </div>
+    );
 
   if (node.flags.collapsed)
     return (
@@ -122,11 +136,10 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
         {rows.widgets.map(({ spec, index }) => (
           <div key={`${spec.name}:${index}`} className={`dl-widget-row ${error?.inputs[spec.name] ? "error" : ""}`}
             title={error?.inputs[spec.name]} data-input={spec.name}>
-            {spec.serialize && !lowDetail && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
+            {spec.serialize && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
               style={{ background: typeColor(spec.type) }} />}
-            {lowDetail ? <div className={`dl-widget-stub ${spec.kind}`} /> : (
-              <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
-                target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />)}
+            <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
+              target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />
           </div>
         ))}
         {rows.kind === "missing" && values.map((v, i) => <div key={i} className="dl-raw-value">{JSON.stringify(v)}</div>)}

@@ -13,6 +13,8 @@ export interface Tab {
   id: string;
   name: string;
   history: History<Graph>;
+  /** A new empty tab: the next opened file takes its place while it is still untouched. */
+  blank?: boolean;
   /** Fit the view to the graph when shown (freshly opened files), instead of restoring the saved viewport. */
   fit?: boolean;
   /** The graph when the current gesture (a drag) began; undo returns there. */
@@ -42,6 +44,7 @@ export interface GraphState {
   undo(): void;
   redo(): void;
   openTab(name: string, graph: Graph): void;
+  newBlankTab(): void;
   closeTab(id: string): void;
   activate(id: string): void;
   renameTab(id: string, name: string): void;
@@ -65,7 +68,7 @@ export function activeGraph(state: Pick<GraphState, "tabs" | "activeId">): Graph
   return activeTab(state).history.present;
 }
 
-const first = newTab("Unsaved Workflow", emptyGraph());
+const first: Tab = { ...newTab("Unsaved Workflow", emptyGraph()), blank: true };
 
 export const useGraphStore = create<GraphState>((set, get) => {
   const updateActive = (fn: (tab: Tab) => Tab) =>
@@ -104,15 +107,19 @@ export const useGraphStore = create<GraphState>((set, get) => {
       set((s) => {
         // An untouched empty tab is replaced rather than kept beside the opened file.
         const current = activeTab(s);
-        const blank = current && !current.history.past.length && !current.history.present.nodes.length;
+        const blank = current?.blank && !current.history.past.length && !current.history.present.nodes.length;
         const tabs = blank ? s.tabs.map((t) => (t.id === current.id ? tab : t)) : [...s.tabs, tab];
         return { tabs, activeId: tab.id, selection: [] };
       });
     },
+    newBlankTab() {
+      const tab = { ...newTab("Unsaved Workflow", emptyGraph()), blank: true };
+      set((s) => ({ tabs: [...s.tabs, tab], activeId: tab.id, selection: [] }));
+    },
     closeTab(id) {
       set((s) => {
         const tabs = s.tabs.filter((t) => t.id !== id);
-        if (!tabs.length) tabs.push(newTab("Unsaved Workflow", emptyGraph()));
+        if (!tabs.length) tabs.push({ ...newTab("Unsaved Workflow", emptyGraph()), blank: true });
         const activeId = tabs.some((t) => t.id === s.activeId) ? s.activeId : tabs[tabs.length - 1].id;
         return { tabs, activeId, selection: [] };
       });
