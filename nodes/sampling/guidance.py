@@ -65,10 +65,16 @@ def _resolve_area(area, height: int, width: int) -> tuple:
     return tuple(int(v) for v in area)
 
 
+def check_conditioning(side: str, conditioning) -> None:
+    if not isinstance(conditioning, (list, tuple)) or not all(
+            isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], dict) for entry in conditioning):
+        raise TypeError(f"{side} conditioning must be a CONDITIONING list of [tensor, options] entries, "
+                        f"got {type(conditioning).__name__}")
+
+
 def prepare_side(model, conditioning, latent_shape, side: str, extra_options: dict | None = None) -> list[Cond]:
     """Resolve percentage areas, resize masks, turn percent ranges into σ ranges and compute the UNet extras."""
-    if not isinstance(conditioning, (list, tuple)):
-        raise TypeError(f"{side} conditioning must be a CONDITIONING list, got {type(conditioning).__name__}")
+    check_conditioning(side, conditioning)
     height, width = latent_shape[-2:]
     ms = model.model_sampling
     prepared = []
@@ -129,16 +135,39 @@ def add_opposite_areas(sides: list[list[Cond]]) -> None:
                 other.append(replace(cond, context=smallest.context, extras=smallest.extras))
 
 
-def share_control_with_uncond(positive: list[Cond], negative: list[Cond]) -> None:
+def lend_to_uncond(values: list, negative: list, free, with_value) -> list:
+    """ComfyUI's rule for ControlNets and GLIGEN boxes on the positive side (entries without area): they go, round
+    robin, to the negative entries without area that `free` says have none — unless one already has its own."""
+    candidates = [k for k, entry in enumerate(negative) if free(entry) is not None]
+    if not values or any(not free(negative[k]) for k in candidates):
+        return negative
+    negative = list(negative)
+    for n, value in enumerate(values):
+        if candidates:
+            k = candidates[n % len(candidates)]
+            negative[k] = with_value(negative[k], value)
+    return negative
+
+
+def _free_of_control(cond: Cond):
+    """None for an area entry (not a candidate), else whether it has no control yet."""
+    return None if cond.area is not None else cond.control is None
+
+
+def _free_of_gligen(entry):
+    return None if "area" in entry[1] else entry[1].get("gligen") is None
+
+
+def share_control_with_uncond(positive: list[Cond], negative: list[Cond]) -> list[Cond]:
     """ControlNets applied "to both" (control_apply_to_uncond) reach negative entries that have none."""
     controls = [c.control for c in positive if c.area is None and c.control is not None and c.control_apply_to_uncond]
-    if not controls or any(c.area is None and c.control is not None for c in negative):
-        return
-    targets = [k for k, c in enumerate(negative) if c.area is None and c.control is None]
-    for n, control in enumerate(controls):
-        if targets:
-            k = targets[n % len(targets)]
-            negative[k] = replace(negative[k], control=control)
+    return lend_to_uncond(controls, negative, _free_of_control, lambda c, control: replace(c, control=control))
+
+
+def share_gligen_with_uncond(positive: list, negative: list) -> list:
+    """GLIGEN boxes of the positive side also guide the negative side (raw CONDITIONING entries)."""
+    boxes = [e[1]["gligen"] for e in positive if "area" not in e[1] and e[1].get("gligen") is not None]
+    return lend_to_uncond(boxes, negative, _free_of_gligen, lambda e, box: [e[0], {**e[1], "gligen": box}])
 
 
 def _piece(cond: Cond, side: int, x: torch.Tensor, sigma: float) -> Piece | None:
@@ -273,12 +302,18 @@ class Guider:
 
     def prepare(self, latent_shape, extra_options: dict | None = None) -> None:
         """Make the conditioning ready for a latent of `latent_shape` (called once per sampling run)."""
+        sides = {name: cond for name, cond in self.original.items() if cond is not None}
+        for name, cond in sides.items():
+            check_conditioning(name, cond)
+        both = "positive" in sides and "negative" in sides
+        if both:
+            sides["negative"] = share_gligen_with_uncond(sides["positive"], sides["negative"])
         self.prepared = {name: prepare_side(self.model, cond, latent_shape, name, extra_options)
-                         for name, cond in self.original.items() if cond is not None}
+                         for name, cond in sides.items()}
         self._batch_inputs = {}
         add_opposite_areas(list(self.prepared.values()))
-        if "positive" in self.prepared and "negative" in self.prepared:
-            share_control_with_uncond(self.prepared["positive"], self.prepared["negative"])
+        if both:
+            self.prepared["negative"] = share_control_with_uncond(self.prepared["positive"], self.prepared["negative"])
 
     def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, seed=None):
         """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample`); returns the raw samples."""

@@ -129,5 +129,17 @@ def test_control_residuals_reach_the_unet_and_are_shared_with_uncond(fake_model)
 
 
 def test_bad_conditioning_is_named():
-    with pytest.raises(TypeError, match="negative conditioning must be a CONDITIONING list"):
+    with pytest.raises(TypeError, match="negative conditioning must be a CONDITIONING list of"):
         Guider(None, 1.0, negative="oops").prepare((1, 4, 8, 8))
+
+
+def test_gligen_boxes_of_the_positive_reach_a_negative_without_any():
+    from nodes.sampling.guidance import share_gligen_with_uncond
+
+    box = ("position", object(), [(1, 2)])
+    positive, negative = cond(1.0, gligen=box), cond(0.0) + cond(0.0, area=(2, 2, 0, 0))
+    shared = share_gligen_with_uncond(positive, negative)
+    assert shared[0][1]["gligen"] is box and "gligen" not in shared[1][1]  # area entries are left alone
+    assert "gligen" not in negative[0][1]  # the input lists are not changed
+    own = ("position", object(), [])
+    assert share_gligen_with_uncond(positive, cond(0.0, gligen=own))[0][1]["gligen"] is own
