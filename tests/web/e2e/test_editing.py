@@ -70,3 +70,33 @@ def test_templates_open_in_a_new_tab(canvas):
     page.locator(".dl-menubar button", has_text="Queue").first.click()
     page.locator(".dl-queue").wait_for()
     canvas.screenshot("template_and_queue_panel")
+
+
+def test_reroute_carries_a_link_and_dragging_a_link_end_off_removes_it(canvas):
+    from test_canvas import small_workflow
+
+    page = canvas.page
+    page.evaluate("wf => window.diffloom.loadWorkflow(wf, 'reroute')", small_workflow())
+    empty, save = canvas.node("EmptyImage"), canvas.node("SaveImage")
+    save.wait_for()
+    box = save.bounding_box()
+    page.mouse.click(box["x"] - 80, box["y"] + box["height"] + 120, button="right")
+    page.locator(".dl-menu li", has_text="Add Reroute").click()
+    reroute = canvas.node("Reroute")
+    reroute.wait_for()
+    canvas.drag_to(canvas.handle(empty, "o:0"), canvas.handle(reroute, "i:"))
+    canvas.drag_to(canvas.handle(reroute, "o:0"), canvas.handle(save, "i:images"))
+    assert page.locator(".react-flow__edge").count() == 2  # the direct link was replaced
+    page.keyboard.press("Control+Enter")
+    save.locator("img.dl-node-image").wait_for(timeout=60000)
+    canvas.screenshot("reroute")
+
+    updater = page.locator(".react-flow__edge .react-flow__edgeupdater-target").last
+    end = updater.bounding_box()
+    page.mouse.move(end["x"] + end["width"] / 2 - 6, end["y"] + end["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] - 150, end["y"] + 250, steps=10)
+    page.mouse.up()
+    assert page.locator(".react-flow__edge").count() == 1
+    links = page.evaluate("() => window.diffloom.getWorkflow().links")
+    assert [link[3] for link in links] == [3]  # only EmptyImage → Reroute is left

@@ -174,6 +174,20 @@ function CanvasInner() {
     });
   }, []);
 
+  /** Dragging a link's end moves it to another input; dropping it on empty canvas removes it. */
+  const reconnected = useRef(false);
+  const onReconnect = useCallback((old: Edge, c: Connection) => {
+    reconnected.current = true;
+    store().edit((g) => {
+      removeLink(g, Number(old.id.slice(1)));
+      connect(g, store().defs, Number(c.source), Number(c.sourceHandle!.slice(2)), Number(c.target), c.targetHandle!.slice(2));
+    });
+  }, []);
+  const onReconnectEnd = useCallback((_: unknown, old: Edge) => {
+    if (!reconnected.current) store().edit((g) => removeLink(g, Number(old.id.slice(1))));
+    reconnected.current = false;
+  }, []);
+
   const openSearchAt = (clientX: number, clientY: number, extra: Partial<SearchRequest> = {}) => {
     const box = wrapper.current!.getBoundingClientRect();
     setSearch({ screen: { x: clientX - box.left, y: clientY - box.top },
@@ -316,7 +330,8 @@ function CanvasInner() {
           for (const c of changes) if (c.type === "select") (c.selected ? chosen.add(c.id) : chosen.delete(c.id));
           setSelectedEdges([...chosen]);
         }}
-        onConnect={onConnect} onConnectEnd={onConnectEnd} isValidConnection={isValidConnection}
+        onConnect={onConnect} onConnectEnd={onConnectEnd}
+        onReconnectStart={() => { reconnected.current = false; }} onReconnect={onReconnect} onReconnectEnd={onReconnectEnd} isValidConnection={isValidConnection}
         defaultViewport={defaultViewport} onMoveEnd={onMoveEnd}
         zoomOnDoubleClick={false} deleteKeyCode={null} selectionKeyCode="Shift" multiSelectionKeyCode={["Shift", "Control", "Meta"]}
         minZoom={0.05} maxZoom={4} onlyRenderVisibleElements proOptions={{ hideAttribution: true }}

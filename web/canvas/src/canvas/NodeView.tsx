@@ -98,6 +98,14 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   const style = { width: node.flags.collapsed ? undefined : Math.max(node.size[0], 180),
                   "--node-color": node.color, "--node-bg": node.bgcolor } as React.CSSProperties;
 
+  if (node.type === "Reroute")
+    return (
+      <div className={`${classes} dl-reroute`} data-node-id={id} data-node-type={node.type}>
+        <Handle type="target" position={Position.Left} id="i:" className="dl-handle" style={{ background: typeColor(node.inputs[0]?.type ?? "*") }} />
+        <Handle type="source" position={Position.Right} id="o:0" className="dl-handle" style={{ background: typeColor(node.outputs[0]?.type ?? "*") }} />
+      </div>
+    );
+
   if (lowDetail && !node.flags.collapsed)
     return (
       <div className={classes} style={{ ...style, height: node.size[1] }} data-node-id={id} data-node-type={node.type}>
