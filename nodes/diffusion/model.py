@@ -132,6 +132,8 @@ class DiffusionModel(DeviceResident):
                 kwargs["down_block_additional_residuals"] = [t.to(device, dtype) for t in control["down"]]
             if control.get("mid") is not None:
                 kwargs["mid_block_additional_residual"] = control["mid"].to(device, dtype)
+            if control.get("intrablock") is not None:  # T2I-Adapter features (a fresh list: diffusers pops it)
+                kwargs["down_intrablock_additional_residuals"] = [t.to(device, dtype) for t in control["intrablock"]]
         if gligen_objs is not None:  # GLIGEN boxes: the fusers were lent to the UNet by extra_conds
             kwargs["cross_attention_kwargs"] = {"gligen": {"objs": gligen_objs.to(device, dtype)}}
         timestep = torch.as_tensor(timestep, device=device).float().reshape(-1).expand(x.shape[0])

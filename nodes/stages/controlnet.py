@@ -28,7 +28,15 @@ def _load(node: str, control_net_name: str, base_model=None):
     try:
         weights = load_controlnet_weights(path, base_model)
     except ModelFileError as error:
-        raise ModelFileError(f"{node}: input 'control_net_name' ({control_net_name}): {error}") from error
+        from nodes.diffusion.t2i_adapter import load_t2i_adapter
+
+        try:  # ComfyUI loads T2I-Adapters through the same nodes
+            adapter = load_t2i_adapter(path)
+        except ModelFileError as adapter_error:
+            raise ModelFileError(f"{node}: input 'control_net_name' ({control_net_name}): {adapter_error}") from error
+        if adapter is None:
+            raise ModelFileError(f"{node}: input 'control_net_name' ({control_net_name}): {error}") from error
+        return adapter
     return ControlNet(weights)
 
 
@@ -66,6 +74,8 @@ class DiffControlNetLoader:
 
 def _check_fits(node: str, control, conditioning, input_name: str) -> None:
     """A ControlNet sees the text context: its width tells the model type before any sampling starts."""
+    if control.weights.context_dim is None:  # T2I-Adapters never see the text
+        return
     for cond, _ in conditioning:
         if cond.shape[-1] != control.weights.context_dim:
             raise ValueError(f"{node}: input 'control_net': the ControlNet {control.weights.path.name} is for "
