@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,24 +84,23 @@ def test_checkpoint_loader_simple_reads_the_model_and_text_encoder_that_were_tra
 
 
 @pytest.mark.slow
-def test_the_vae_weights_read_back_through_the_loaders_key_map(trained):
-    """Until detection learns the VAE's group count, rebuild it with the toy's 4 groups and the loader's key map."""
-    from diffusers import AutoencoderKL
-
-    from nodes.diffusion import convert_vae, detect, files
+def test_the_vae_reads_back_and_the_checkpoint_samples_through_diffloom(trained):
+    """The VAE rebuilt with the loader's key map decodes like the trained one; KSampler's path makes pictures."""
+    from tools.toymodel import quality
+    from tools.toymodel.checkpoint import load_for_sampling
 
     trainer, _, path = trained
-    weights = {k.removeprefix("first_stage_model."): v.float() for k, v in files.load_state_dict(path).items()
-               if k.startswith("first_stage_model.")}
-    config = {**detect.vae_config_from_shapes(detect.shapes_of(weights), ""), "norm_num_groups": 4}
-    vae = AutoencoderKL(**config)
-    expected = vae.state_dict()
-    mapping = convert_vae.vae_key_map(config, expected)
-    vae.load_state_dict({d: weights[o].reshape(expected[d].shape) for o, d in mapping.items()}, strict=True)
+    model, clip, vae = load_for_sampling(path)
+    assert vae.downscale_ratio == 4
     latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        torch.testing.assert_close(vae.eval().decode(latents).sample, trainer.vae.eval().decode(latents).sample,
-                                   atol=2e-2, rtol=2e-2)
+        torch.testing.assert_close(vae.autoencoder.decode(latents).sample.float(),
+                                   trainer.vae.eval().decode(latents).sample, atol=2e-2, rtol=2e-2)
+    caption = quality.prompt_specs(0, 1)[0].caption
+    first = quality.generate(model, clip, vae, caption, seed=3, steps=3)
+    assert first.shape == (32, 32, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, quality.generate(model, clip, vae, caption, seed=3, steps=3))
+    assert not np.array_equal(first, quality.generate(model, clip, vae, caption, seed=4, steps=3))
 
 
 @pytest.mark.slow

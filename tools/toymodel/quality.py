@@ -1,0 +1,74 @@
+"""Sample a toy checkpoint through diffloom's loader and samplers and score the pictures with the evaluator.
+
+    .venv/bin/python -m tools.toymodel.quality models/checkpoints/toy_shapes.safetensors --count 50 --cfg 7 1
+
+A quick check while training; the issue's quality tests run the shipped workflow files through the executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tools.toymodel import domain, evaluate
+from tools.toymodel.checkpoint import load_for_sampling
+
+ATTRIBUTES = ("colour", "background", "shape", "position")
+
+
+def prompt_specs(seed: int, count: int, position_prob: float = 0.5) -> list[domain.ShapeSpec]:
+    """`count` varied prompts (as specs) of the base domain."""
+    rng = np.random.default_rng([seed, 777])
+    config = domain.DomainConfig(position_prob=position_prob)
+    return [domain.sample_spec(rng, config) for _ in range(count)]
+
+
+def generate(model, clip, vae, caption: str, seed: int, cfg: float = 7.0, steps: int = 20, sampler: str = "euler",
+             scheduler: str = "normal", size: int = 32) -> np.ndarray:
+    """One txt2img picture ([H, W, 3] uint8) the way KSampler makes it, with an empty negative prompt."""
+    from nodes.sampling.sample import common_ksampler
+
+    latent = {"samples": torch.zeros(1, model.latent_format.channels, size // vae.downscale_ratio,
+                                     size // vae.downscale_ratio)}
+    out = common_ksampler(model, seed, steps, cfg, sampler, scheduler, clip.encode(caption), clip.encode(""), latent)
+    return (vae.decode(out["samples"])[0].numpy() * 255).round().astype(np.uint8)
+
+
+def score(checkpoint: str | Path, count: int = 50, cfg: float = 7.0, steps: int = 20, sampler: str = "euler",
+          scheduler: str = "normal", seed: int = 0) -> dict:
+    """Share of prompts whose picture has each attribute right, and all of colour, background and shape at once."""
+    model, clip, vae = load_for_sampling(checkpoint)
+    right: dict[str, list[bool]] = {a: [] for a in (*ATTRIBUTES, "all")}
+    for index, spec in enumerate(prompt_specs(seed, count)):
+        picture = generate(model, clip, vae, spec.caption, seed + index, cfg, steps, sampler, scheduler)
+        verdict = evaluate.judge(picture).matches(spec)
+        for attribute in ATTRIBUTES:
+            if attribute in verdict:
+                right[attribute].append(verdict[attribute])
+        right["all"].append(verdict["colour"] and verdict["background"] and verdict["shape"])
+    return {a: float(np.mean(v)) if v else None for a, v in right.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.toymodel.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--cfg", type=float, nargs="+", default=[7.0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--sampler", default="euler")
+    parser.add_argument("--scheduler", default="normal")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for cfg in args.cfg:
+        result = score(args.checkpoint, args.count, cfg, args.steps, args.sampler, args.scheduler)
+        print(json.dumps({"cfg": cfg, **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
