@@ -303,6 +303,9 @@ def build_tiny_controlnet(tiny: TinyCheckpoint, seed: int = 0):
     with torch.no_grad():
         for param in network.parameters():
             param.add_(torch.randn_like(param) * 0.05)
+        # the hint encoder's last conv is zero-initialised too; a fan-in scaled one lets the hint matter
+        conv_out = network.controlnet_cond_embedding.conv_out.weight
+        conv_out.copy_(torch.randn_like(conv_out) * 2 / conv_out[0].numel() ** 0.5)
     return network.eval().requires_grad_(False)
 
 

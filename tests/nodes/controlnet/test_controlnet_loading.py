@@ -108,6 +108,7 @@ def test_files_that_are_not_controlnets(tiny_checkpoints, tiny_models_paths):
     from nodes.stages.controlnet import ControlNetLoader
 
     folder = tiny_models_paths.folder_dirs("controlnet")[0]
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_checkpoints["sd1"].path, folder / "a_checkpoint.safetensors")
     with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name' \(a_checkpoint.safetensors\)"
                                              r".*not a ControlNet"):

@@ -149,3 +149,64 @@ def test_lycoris_equals_the_spec_formula(tiny_checkpoints, tiny_loras, tiny_mode
     assert float((ours - our_output(model, family)).abs().max()) > 1e-2
     cond = patched_clip.encode_from_tokens(patched_clip.tokenize(PROMPT))[0]
     assert float((cond - reference_encoding(family, encoders_of(reference))[0]).abs().max()) < 1e-4
+
+
+def test_tucker_factors_equal_the_convolutions_they_stand_for():
+    # LoCon's lora_mid and LoHa's hada_t: ΔW must act like down (1×1) → mid (k×k) → up (1×1) convolutions
+    from nodes.diffusion.lora import LohaDelta, LoraDelta
+
+    g = torch.Generator().manual_seed(0)
+    rank, cin, cout = 3, 5, 6
+    down, mid, up = (torch.randn(rank, cin, 1, 1, generator=g), torch.randn(rank, rank, 3, 3, generator=g),
+                     torch.randn(cout, rank, 1, 1, generator=g))
+    x = torch.randn(1, cin, 7, 7, generator=g)
+    weight = torch.zeros(cout, cin, 3, 3)
+    composed = torch.nn.functional.conv2d(torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, down), mid,
+                                                                     padding=1), up)
+    delta = LoraDelta({"up": up, "down": down, "mid": mid, "alpha": torch.tensor(6.0)})
+    assert torch.allclose(torch.nn.functional.conv2d(x, delta(weight), padding=1), composed * 6.0 / rank, atol=1e-4)
+
+    # LoHa with Tucker cores: each factor is t ×₀ w_a ×₁ w_b; the product is elementwise
+    a1, b1, t1 = torch.randn(rank, cout, generator=g), torch.randn(rank, cin, generator=g), torch.randn(
+        rank, rank, 3, 3, generator=g)
+    a2, b2, t2 = torch.randn(rank, cout, generator=g), torch.randn(rank, cin, generator=g), torch.randn(
+        rank, rank, 3, 3, generator=g)
+
+    def factor(a, b, t):  # W[p, r, k, l] = Σ_ij t[i, j, k, l] a[i, p] b[j, r]
+        return sum(t[i, j][None, None] * a[i][:, None, None, None] * b[j][None, :, None, None]
+                   for i in range(rank) for j in range(rank))
+    loha = LohaDelta({"hada_w1_a": a1, "hada_w1_b": b1, "hada_t1": t1, "hada_w2_a": a2, "hada_w2_b": b2,
+                      "hada_t2": t2})
+    assert loha.numel() == weight.numel()
+    assert torch.allclose(loha(weight), factor(a1, b1, t1) * factor(a2, b2, t2), atol=1e-4)
+
+
+def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
+    # `unet.<path>.processor.to_q_lora.up.weight` and `….lora_linear_layer.up.weight` (diffusers < 0.21 files)
+    from safetensors.torch import save_file
+
+    from nodes.stages.lora import LoraLoader
+    from tiny_models import tiny_lora_state
+
+    state = tiny_lora_state(tiny_checkpoints["sd1"], "peft", seed=3)
+    old = {}
+    for key, value in state.items():
+        base, role = key.rsplit(".lora_", 1)
+        up_down = "up" if role.startswith("B") else "down"
+        module = base.removeprefix("unet.")
+        if base.startswith("unet.") and ".to_" in module:
+            module = module.replace(".to_", ".processor.to_").removesuffix(".0")
+            old[f"{module}_lora.{up_down}.weight"] = value
+        else:
+            old[f"{base}.lora_linear_layer.{up_down}.weight"] = value
+    folder = tiny_models_paths.folder_dirs("loras")[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(folder / "new_names.safetensors"))
+    save_file(old, str(folder / "old_names.safetensors"))
+    model, clip = loaded("sd1")
+    new_model, new_clip = LoraLoader().load_lora(model, clip, "new_names.safetensors", 1.0, 1.0)
+    old_model, old_clip = LoraLoader().load_lora(model, clip, "old_names.safetensors", 1.0, 1.0)
+    assert len(old_model.patches) == len(new_model.patches) > 0
+    assert torch.equal(our_output(old_model, "sd1"), our_output(new_model, "sd1"))
+    assert torch.equal(old_clip.encode_from_tokens(old_clip.tokenize(PROMPT))[0],
+                       new_clip.encode_from_tokens(new_clip.tokenize(PROMPT))[0])

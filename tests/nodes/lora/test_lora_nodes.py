@@ -98,6 +98,7 @@ def write(tiny_models_paths, name, state):
     from safetensors.torch import save_file
 
     folder = tiny_models_paths.folder_dirs("loras")[0]
+    folder.mkdir(parents=True, exist_ok=True)
     save_file(state, str(folder / name))
     return name
 
@@ -135,6 +136,7 @@ def test_a_file_that_is_not_a_lora_and_a_missing_file(tiny_checkpoints, tiny_mod
 
     model, clip = loaded("sd1")
     folder = tiny_models_paths.folder_dirs("loras")[0]
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_checkpoints["sd1"].path, folder / "a_checkpoint.safetensors")
     with pytest.raises(ModelFileError, match=r"LoraLoader: input 'lora_name' \(a_checkpoint.safetensors\).*not a "
                                              r"LoRA"):
