@@ -6,7 +6,8 @@ import math
 
 import torch
 
-PREDICTION_TYPES = ("eps", "v")
+PREDICTION_TYPES = ("eps", "v", "x0", "lcm")
+LCM_SIGMA_DATA, LCM_TIMESTEP_SCALE = 0.5, 10.0  # the consistency-model boundary condition of LCM
 
 
 def scaled_linear_sigmas(linear_start: float, linear_end: float, timesteps: int) -> torch.Tensor:
@@ -33,11 +34,14 @@ class ModelSamplingDiscrete:
 
     def __init__(self, prediction_type: str = "eps", linear_start: float = 0.00085, linear_end: float = 0.012,
                  timesteps: int = 1000, zsnr: bool = False):
+        """`prediction_type`: "eps", "v", "x0" (the UNet predicts the clean latent) or "lcm" (latent consistency
+        models; normally with ModelSamplingDiscreteDistilled)."""
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"ModelSamplingDiscrete: prediction_type must be one of {PREDICTION_TYPES}, "
                              f"got {prediction_type!r}")
         self.prediction_type = prediction_type
         self.linear_start, self.linear_end, self.zsnr = linear_start, linear_end, zsnr
+        self.train_timesteps = timesteps
         sigmas = scaled_linear_sigmas(linear_start, linear_end, timesteps)
         if zsnr:
             sigmas = rescale_zero_terminal_snr(sigmas)
@@ -46,8 +50,8 @@ class ModelSamplingDiscrete:
         self.log_sigmas = sigmas.log().float()
 
     def __repr__(self) -> str:
-        return (f"ModelSamplingDiscrete(prediction_type={self.prediction_type!r}, linear_start={self.linear_start}, "
-                f"linear_end={self.linear_end}, timesteps={len(self.sigmas)}, zsnr={self.zsnr})")
+        return (f"{type(self).__name__}(prediction_type={self.prediction_type!r}, linear_start={self.linear_start}, "
+                f"linear_end={self.linear_end}, timesteps={self.train_timesteps}, zsnr={self.zsnr})")
 
     @property
     def num_timesteps(self) -> int:
@@ -81,7 +85,8 @@ class ModelSamplingDiscrete:
             return 999999999.9
         if percent >= 1.0:
             return 0.0
-        return float(self.sigma(torch.tensor((1.0 - percent) * (self.num_timesteps - 1))))
+        # the training timestep axis (0..999), also for distilled tables whose sigma() maps it onto theirs
+        return float(self.sigma(torch.tensor((1.0 - percent) * (self.train_timesteps - 1))))
 
     @staticmethod
     def _per_sample(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
@@ -96,11 +101,24 @@ class ModelSamplingDiscrete:
     def calculate_denoised(self, sigma: torch.Tensor | float, model_output: torch.Tensor,
                            x: torch.Tensor) -> torch.Tensor:
         """The predicted clean latent from the raw UNet output (eps or v) and the noisy input `x`."""
+        if self.prediction_type == "x0":
+            return model_output
+        if self.prediction_type == "lcm":
+            return self._lcm_denoised(sigma, model_output, x)
         sigma = self._per_sample(sigma, model_output)
         if self.prediction_type == "eps":
             return x - model_output * sigma
         variance = sigma * sigma + self.sigma_data ** 2
         return x * self.sigma_data ** 2 / variance - model_output * sigma * self.sigma_data / variance ** 0.5
+
+    def _lcm_denoised(self, sigma, model_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """LCM's boundary condition: blend the eps prediction with the input by the (scaled) timestep."""
+        timestep = self.timestep(torch.as_tensor(sigma, dtype=torch.float32).reshape(-1)).to(model_output)
+        timestep = timestep.reshape(timestep.shape[:1] + (1,) * (model_output.ndim - 1)) * LCM_TIMESTEP_SCALE
+        x0 = x - model_output * self._per_sample(sigma, model_output)
+        c_skip = LCM_SIGMA_DATA ** 2 / (timestep ** 2 + LCM_SIGMA_DATA ** 2)
+        c_out = timestep / (timestep ** 2 + LCM_SIGMA_DATA ** 2) ** 0.5
+        return c_out * x0 + c_skip * x
 
     def noise_scaling(self, sigma: float, noise: torch.Tensor, latent: torch.Tensor,
                       max_denoise: bool) -> torch.Tensor:
@@ -114,3 +132,24 @@ class ModelSamplingDiscrete:
     def is_max_denoise(self, first_sigma: float) -> bool:
         """Whether sampling starts at (or above) the top of the table, i.e. from pure noise."""
         return math.isclose(first_sigma, self.sigma_max, rel_tol=1e-05) or first_sigma > self.sigma_max
+
+
+class ModelSamplingDiscreteDistilled(ModelSamplingDiscrete):
+    """The table of a model distilled to 50 timesteps (LCM): every 20th sigma, timesteps 19, 39, …, 999."""
+
+    original_timesteps = 50
+
+    def __init__(self, prediction_type: str = "lcm", linear_start: float = 0.00085, linear_end: float = 0.012,
+                 timesteps: int = 1000, zsnr: bool = False):
+        super().__init__(prediction_type, linear_start, linear_end, timesteps, zsnr)
+        self.skip_steps = timesteps // self.original_timesteps
+        keep = torch.arange(timesteps - 1, -1, -self.skip_steps)[:self.original_timesteps].flip(0)
+        self.sigmas = self.sigmas[keep].clone()
+        self.log_sigmas = self.log_sigmas[keep].clone()
+
+    def timestep(self, sigma: torch.Tensor | float) -> torch.Tensor:
+        return super().timestep(sigma) * self.skip_steps + (self.skip_steps - 1)
+
+    def sigma(self, timestep: torch.Tensor | float) -> torch.Tensor:
+        timestep = torch.as_tensor(timestep)
+        return super().sigma((timestep.float() - (self.skip_steps - 1)) / self.skip_steps).to(timestep.device)

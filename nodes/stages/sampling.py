@@ -337,8 +337,37 @@ class BasicGuider:
         return (basic_guider(model, conditioning),)
 
 
+class ModelSamplingDiscrete:
+    """Override how the model's output is read: eps, v-prediction, LCM (50-step distilled table) or x0; zsnr
+    rescales the schedule to zero terminal SNR."""
+
+    PREDICTIONS = {"eps": "eps", "v_prediction": "v", "lcm": "lcm", "x0": "x0"}  # ComfyUI's img_to_img: not here
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "sampling": (list(cls.PREDICTIONS),),
+                             "zsnr": ("BOOLEAN", {"default": False})}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "patch"
+    CATEGORY = "advanced/model"
+
+    def patch(self, model, sampling, zsnr=False):
+        from nodes.sampling import model_sampling as ms
+
+        if sampling not in self.PREDICTIONS:
+            raise ValueError(f"ModelSamplingDiscrete: input 'sampling' must be one of {', '.join(self.PREDICTIONS)}, "
+                             f"got {sampling!r}")
+        old = model.model_sampling
+        kind = ms.ModelSamplingDiscreteDistilled if sampling == "lcm" else ms.ModelSamplingDiscrete
+        patched = model.clone()
+        patched.model_sampling = kind(self.PREDICTIONS[sampling], old.linear_start, old.linear_end,
+                                      old.train_timesteps, zsnr=bool(zsnr))
+        return (patched,)
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced, KSamplerSelect, BasicScheduler,
     KarrasScheduler, ExponentialScheduler, SDTurboScheduler, SplitSigmas, RandomNoise, DisableNoise, CFGGuider,
-    BasicGuider)}
+    BasicGuider, ModelSamplingDiscrete)}
 NODE_DISPLAY_NAME_MAPPINGS = {"KSampler": "KSampler", "KSamplerAdvanced": "KSampler (Advanced)"}

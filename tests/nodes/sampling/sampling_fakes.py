@@ -1,5 +1,7 @@
 """A cheap stand-in MODEL for sampling tests: a linear "UNet" that records its calls."""
 
+import copy
+
 import torch
 
 from nodes.diffusion.latent_format import LatentFormat
@@ -17,6 +19,9 @@ class FakeModel:
 
     def load(self, device=None):
         pass
+
+    def clone(self):
+        return copy.copy(self)
 
     def extra_conds(self, options, latent_shape):
         return {"y": torch.full((1, 2), 1.0 if options.get("prompt_type") == "positive" else -1.0)}

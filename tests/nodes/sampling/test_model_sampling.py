@@ -66,3 +66,28 @@ def test_bad_prediction_type_is_named():
 def test_zsnr_reaches_a_huge_terminal_sigma():
     ms = ModelSamplingDiscrete(zsnr=True)
     assert ms.sigma_max > 4000 and ms.sigma_min == pytest.approx(0.0291672, rel=1e-3)
+
+
+def test_x0_and_lcm_predictions():
+    x, out = torch.randn(1, 4, 2, 2), torch.randn(1, 4, 2, 2)
+    assert torch.equal(ModelSamplingDiscrete("x0").calculate_denoised(torch.tensor(3.0), out, x), out)
+    lcm = ModelSamplingDiscrete("lcm")
+    sigma = torch.tensor(2.0)
+    t = float(lcm.timestep(sigma)) * 10.0
+    c_skip, c_out = 0.25 / (t * t + 0.25), t / (t * t + 0.25) ** 0.5
+    expected = c_out * (x - out * 2.0) + c_skip * x
+    assert torch.allclose(lcm.calculate_denoised(sigma, out, x), expected, atol=1e-6)
+    # near σ_min the boundary condition keeps part of the input: LCM's consistency parameterisation
+    small = lcm.sigmas[0]
+    assert not torch.allclose(lcm.calculate_denoised(small, out, x), x - out * small, atol=1e-4)
+
+
+def test_distilled_table_keeps_every_twentieth_sigma():
+    from nodes.sampling.model_sampling import ModelSamplingDiscreteDistilled
+
+    full, distilled = ModelSamplingDiscrete(), ModelSamplingDiscreteDistilled()
+    assert len(distilled.sigmas) == 50
+    assert torch.equal(distilled.sigmas, full.sigmas[19::20])
+    assert distilled.timestep(torch.tensor([full.sigma_max, full.sigma_min])).tolist() == [999, 19]
+    assert float(distilled.sigma(torch.tensor(519.0))) == pytest.approx(float(full.sigmas[519]), rel=1e-5)
+    assert distilled.percent_to_sigma(0.0) == 999999999.9

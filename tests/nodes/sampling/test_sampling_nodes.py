@@ -177,3 +177,14 @@ def test_cfg_pp_samplers_evaluate_the_negative_even_at_cfg_one(fake_model):
     fake_model.calls.clear()
     n.KSampler().sample(fake_model, 1, 3, 1.0, "euler", "normal", cond(0.3), cond(-0.3), latent())
     assert [c[0] for c in fake_model.calls] == [1, 1, 1]
+
+
+def test_model_sampling_discrete_patches_a_clone(fake_model):
+    (patched,) = n.ModelSamplingDiscrete().patch(fake_model, "v_prediction", False)
+    assert patched.model_sampling.prediction_type == "v" and fake_model.model_sampling.prediction_type == "eps"
+    (lcm,) = n.ModelSamplingDiscrete().patch(fake_model, "lcm", True)
+    assert len(lcm.model_sampling.sigmas) == 50 and lcm.model_sampling.zsnr
+    out = n.KSampler().sample(lcm, 3, 4, 1.0, "lcm", "sgm_uniform", cond(0.3), cond(-0.3), latent())[0]
+    assert bool(torch.isfinite(out["samples"]).all())
+    with pytest.raises(ValueError, match="ModelSamplingDiscrete: input 'sampling' must be one of"):
+        n.ModelSamplingDiscrete().patch(fake_model, "img_to_img", False)
