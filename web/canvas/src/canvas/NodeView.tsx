@@ -1,5 +1,5 @@
 /** A node on the canvas: title, typed sockets, widgets, run state and images, generated from its definition. */
-import { Handle, type NodeProps, Position, useStore, useUpdateNodeInternals } from "@xyflow/react";
+import { Handle, NodeResizeControl, type NodeProps, Position, ResizeControlVariant, useStore, useUpdateNodeInternals } from "@xyflow/react";
 import { memo, useEffect, useRef, useState } from "react";
 import { viewUrl } from "../api/client";
 import { setWidgetValue } from "../graph/edits";
@@ -49,6 +49,19 @@ function Title({ node, title }: { node: EditorNode; title: string }) {
           }} />
       ) : <span className="dl-title-text">{title}</span>}
     </div>
+  );
+}
+
+/** The right edge of a selected node drags its width (one undo step per drag). */
+function WidthHandle({ nodeId }: { nodeId: number }) {
+  const { beginGesture, editTransient, endGesture } = useGraphStore.getState();
+  return (
+    <NodeResizeControl variant={ResizeControlVariant.Line} position="right" resizeDirection="horizontal" minWidth={180}
+      onResizeStart={beginGesture} onResizeEnd={endGesture}
+      onResize={(_, { width }) => editTransient((g) => {
+        const n = g.nodes.find((x) => x.id === nodeId);
+        if (n) n.size = [width, n.size[1]];
+      })} />
   );
 }
 
@@ -128,6 +141,7 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
 
   return (
     <div className={classes} style={style} data-node-id={id} data-node-type={node.type}>
+      {selected && <WidthHandle nodeId={node.id} />}
       <Title node={node} title={title} />
       {cached && <span className="dl-badge">cached</span>}
       {progress && <div className="dl-progress"><div style={{ width: `${(100 * progress[0]) / Math.max(progress[1], 1)}%` }} /></div>}
