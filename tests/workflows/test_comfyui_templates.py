@@ -52,6 +52,8 @@ def shrink(prompt: dict) -> None:
             inputs.update({side: 16 for side in ("left", "top", "right", "bottom") if inputs.get(side)})
         elif kind == "ConditioningSetArea":
             inputs.update(width=64, height=64, x=0, y=0)
+        elif kind == "GLIGENTextBoxApply":  # boxes must stay inside the shrunk picture
+            inputs.update(width=32, height=32, x=16, y=16)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,10 @@ def provide_files(workflow: dict, paths, tiny_models) -> None:
             write_kohya_lora(sd1.components["unet"], paths.models_dir / "loras" / node["widgets_values"][0])
         elif node["type"] == "ControlNetLoader" and sd1 is not None:
             write_controlnet(sd1, paths.models_dir / "controlnet" / node["widgets_values"][0])
+        elif node["type"] in ("GLIGENLoader", "CLIPVisionLoader"):
+            from tests.nodes.catalogue.tiny_catalogue import write_catalogue_model
+
+            write_catalogue_model(node["type"], paths.models_dir, node["widgets_values"][0], sd1)
         elif node["type"] == "VAELoader" and sd1 is not None:
             from safetensors.torch import save_file
 

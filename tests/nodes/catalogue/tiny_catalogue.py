@@ -46,3 +46,37 @@ def write_vision(folder: Path, name: str = "tiny_vision.safetensors", layout: st
     state = {k: v.contiguous() for k, v in state.items() if not k.endswith("position_ids")}
     save_file(state, str(folder / name))
     return folder / name, model
+
+
+def gligen_state(unet, key_dim: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A GLIGEN file for a diffusers SD1 UNet: random fusers (open gates) per transformer block, position net."""
+    from diffusers.models.attention import GatedSelfAttentionDense
+    from diffusers.models.embeddings import GLIGENTextBoundingboxProjection
+
+    from tests.tiny_models import unet_original
+
+    torch.manual_seed(seed)
+    state = {}
+    for key, value in unet_original(unet).items():
+        if key.endswith(".attn1.to_q.weight"):
+            block = key.removesuffix(".attn1.to_q.weight")
+            query = value.shape[0]
+            fuser = GatedSelfAttentionDense(query, key_dim, 8, query // 8)
+            fuser.alpha_attn.data.fill_(0.5)
+            fuser.alpha_dense.data.fill_(0.5)
+            state.update({f"model.diffusion_model.{block}.fuser.{k}": v for k, v in fuser.state_dict().items()})
+    position = GLIGENTextBoundingboxProjection(positive_len=key_dim, out_dim=key_dim)
+    state.update({f"position_net.{k}": v for k, v in position.state_dict().items()})
+    return state
+
+
+def write_catalogue_model(node_type: str, models_dir: Path, name: str, sd1=None) -> None:
+    """A tiny file under `name` for a catalogue loader node of a workflow (GLIGEN needs the tiny SD1 checkpoint)."""
+    from tests.tiny_models import G_WIDTH, L_WIDTH
+
+    if node_type == "CLIPVisionLoader":  # SDXL revision: image embeddings as wide as CLIP-G's pooled text
+        write_vision(models_dir / "clip_vision", name, projection_dim=G_WIDTH)
+    elif node_type == "GLIGENLoader" and sd1 is not None:
+        (models_dir / "gligen").mkdir(parents=True, exist_ok=True)
+        state = gligen_state(sd1.components["unet"], L_WIDTH)
+        save_file({k: v.contiguous() for k, v in state.items()}, str(models_dir / "gligen" / name))
