@@ -150,3 +150,38 @@ def test_declarations_match_comfyui(name):
             if key in section:
                 section[key][0] = []
     assert ours_inputs == ref_inputs
+
+
+def test_sdxl_residuals_see_the_size_and_pooled_extras(tiny_controlnets, tiny_models_paths, loaded_models):
+    # get_control hands the batch's SDXL text_embeds/time_ids to the ControlNet (and drops what it cannot take)
+    control = load(tiny_controlnets, loaded_models, "sdxl", "original")
+    reference = tiny_controlnets[("sdxl", "original")][1]
+    applied = control.applied(torch.rand(1, 3, 64, 64), 0.7, (0.0, 1.0), None, "ControlNetApplyAdvanced")
+    applied.pre_run(loaded_models("sdxl")[0])
+    inputs = network_inputs("sdxl", 96)
+    batch = {"x_in": inputs["sample"], "timestep": inputs["timestep"], "context": inputs["encoder_hidden_states"],
+             "extras": {**inputs["added_cond_kwargs"], "c_concat": torch.zeros(2, 5, 8, 8)}}
+    ours = applied.get_control(inputs["sample"], torch.tensor([3.0, 3.0]), batch, 2)
+    with torch.no_grad():
+        down, mid = reference(inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"],
+                              applied.hint.repeat(2, 1, 1, 1), conditioning_scale=0.7,
+                              added_cond_kwargs=inputs["added_cond_kwargs"], return_dict=False)
+    assert float((ours["mid"] - mid).abs().max()) < 1e-4
+    assert all(float((a - b).abs().max()) < 1e-4 for a, b in zip(ours["down"], down))
+
+
+def test_shuffle_controlnets_pool_their_residuals(tiny_controlnets, tiny_models_paths, loaded_models):
+    import shutil
+
+    from nodes.stages.controlnet import ControlNetLoader
+
+    folder = tiny_models_paths.folder_dirs("controlnet")[0]
+    shutil.copy(folder / tiny_controlnets[("sd1", "original")][0], folder / "tiny_shuffle.safetensors")
+    (control,) = ControlNetLoader().load_controlnet("tiny_shuffle.safetensors")
+    applied = control.applied(torch.rand(1, 3, 64, 64), 1.0, (0.0, 1.0), None, "ControlNetApplyAdvanced")
+    applied.pre_run(loaded_models("sd1")[0])
+    inputs = network_inputs("sd1", 32)
+    batch = {"x_in": inputs["sample"], "timestep": inputs["timestep"], "context": inputs["encoder_hidden_states"],
+             "extras": {}}
+    residuals = applied.get_control(inputs["sample"], torch.tensor([3.0, 3.0]), batch, 2)
+    assert all(t.shape[-2:] == (1, 1) for t in [*residuals["down"], residuals["mid"]])

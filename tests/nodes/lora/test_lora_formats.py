@@ -12,7 +12,7 @@ PROMPT = "a (red:1.2) square on a blue background"
 
 def unet_inputs(family: str):
     generator = torch.Generator().manual_seed(3)
-    context = 96 if family == "sdxl" else 32
+    context = {"sd1": 32, "sd2": 64, "sdxl": 96}[family]
     x = torch.randn(2, 4, 8, 8, generator=generator)
     t = torch.tensor([700.0, 300.0])
     ctx = torch.randn(2, 77, context, generator=generator)
@@ -34,8 +34,9 @@ def our_output(model, family):
     return model.unet_forward(x, t, ctx, extras)
 
 
-def encoders_of(components: dict) -> dict:
-    return {slot: components[key] for slot, key in (("l", "text_encoder"), ("g", "text_encoder_2"))
+def encoders_of(components: dict, family: str) -> dict:
+    first = "h" if family == "sd2" else "l"
+    return {slot: components[key] for slot, key in ((first, "text_encoder"), ("g", "text_encoder_2"))
             if key in components}
 
 
@@ -71,11 +72,10 @@ def diffusers_fused(tiny, path, family):
     return components
 
 
-@pytest.mark.parametrize("family, fmt", [("sd1", "kohya"), ("sd1", "peft"), ("sd1", "locon"),
-                                         ("sdxl", "kohya_ldm"), ("sdxl", "kohya"), ("sdxl", "peft")])
-def test_lora_equals_diffusers_load_lora_weights(tiny_checkpoints, tiny_loras, tiny_models_paths, loaded, family,
-                                                 fmt):
-    tiny = tiny_checkpoints[family]
+@pytest.mark.parametrize("family, fmt", [("sd1", "kohya"), ("sd1", "peft"), ("sd1", "locon"), ("sd2", "kohya"),
+                                         ("sd2", "peft"), ("sdxl", "kohya_ldm"), ("sdxl", "kohya"), ("sdxl", "peft")])
+def test_lora_equals_diffusers_load_lora_weights(tiny_families, tiny_loras, tiny_models_paths, loaded, family, fmt):
+    tiny = tiny_families[family]
     model, clip = loaded(family)
     patched_model, patched_clip = apply_node(tiny_models_paths, model, clip, tiny_loras[(family, fmt)])
     reference = diffusers_fused(tiny, tiny_models_paths.get_full_path("loras", tiny_loras[(family, fmt)]), family)
@@ -85,7 +85,7 @@ def test_lora_equals_diffusers_load_lora_weights(tiny_checkpoints, tiny_loras, t
     assert float((ours - our_output(model, family)).abs().max()) > 1e-2  # the LoRA changed something
 
     (cond, pooled), (ref_cond, ref_pooled) = (patched_clip.encode_from_tokens(patched_clip.tokenize(PROMPT)),
-                                              reference_encoding(family, encoders_of(reference)))
+                                              reference_encoding(family, encoders_of(reference, family)))
     assert float((cond - ref_cond).abs().max()) < 1e-4
     assert float((pooled - ref_pooled).abs().max()) < 1e-4
     unpatched = clip.encode_from_tokens(clip.tokenize(PROMPT))[0]
@@ -148,7 +148,7 @@ def test_lycoris_equals_the_spec_formula(tiny_checkpoints, tiny_loras, tiny_mode
     assert float((ours - reference_output(reference["unet"], family)).abs().max()) < 1e-4
     assert float((ours - our_output(model, family)).abs().max()) > 1e-2
     cond = patched_clip.encode_from_tokens(patched_clip.tokenize(PROMPT))[0]
-    assert float((cond - reference_encoding(family, encoders_of(reference))[0]).abs().max()) < 1e-4
+    assert float((cond - reference_encoding(family, encoders_of(reference, family))[0]).abs().max()) < 1e-4
 
 
 def test_tucker_factors_equal_the_convolutions_they_stand_for():
