@@ -8,7 +8,6 @@ difference: diffusers switches a ControlNet on and off by step index (`control_g
 (`start_percent/end_percent` through `percent_to_sigma`), so the percent tests check our σ rule, not the pipeline.
 """
 
-import copy
 
 import pytest
 import torch
