@@ -143,3 +143,15 @@ def sdturbo_sigmas(model_sampling, steps: int, denoise: float) -> torch.Tensor:
     timesteps = torch.flip(torch.arange(1, 11) * 100 - 1, (0,))[start:start + steps]
     return append_zero(model_sampling.sigma(timesteps).float())
 
+
+
+def polyexponential_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 1.0) -> torch.Tensor:
+    """k-diffusion's polyexponential schedule: log σ interpolated along ramp^rho (rho = 1: exponential)."""
+    ramp = torch.linspace(1, 0, steps) ** rho
+    return append_zero(torch.exp(ramp * (math.log(sigma_max) - math.log(sigma_min)) + math.log(sigma_min)))
+
+
+def vp_sigmas(steps: int, beta_d: float = 19.9, beta_min: float = 0.1, eps_s: float = 1e-3) -> torch.Tensor:
+    """The continuous VP-SDE schedule (Song et al. 2021): σ(t) = sqrt(exp(β_d t²/2 + β_min t) − 1), t from 1 to ε."""
+    t = torch.linspace(1, eps_s, steps)
+    return append_zero(torch.sqrt(torch.exp(beta_d * t ** 2 / 2 + beta_min * t) - 1))

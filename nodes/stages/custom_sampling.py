@@ -1,0 +1,192 @@
+"""More custom-sampling nodes (spec §8.5, "other schedulers/samplers in the same file"): samplers with their
+parameters exposed, more sigma schedules, and SIGMAS editing. Torch-free at import, like every stage module."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nodes.stages.sampling import CUSTOM, SIGMA_LIMIT, STEPS
+
+SAMPLERS_CATEGORY = "sampling/custom_sampling/samplers"
+SCHEDULERS_CATEGORY = "sampling/custom_sampling/schedulers"
+SIGMAS_CATEGORY = "sampling/custom_sampling/sigmas"
+ETA = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01, "round": False})
+S_NOISE = ETA
+NOISE_DEVICE = (["gpu", "cpu"],)
+SIGMA_MAX = ("FLOAT", {"default": 14.614642, **SIGMA_LIMIT})
+SIGMA_MIN = ("FLOAT", {"default": 0.0291675, **SIGMA_LIMIT})
+
+
+def _sampler(name: str, **options):
+    """The named SAMPLER with solver options (η, noise scale, …) set."""
+    from nodes.sampling.samplers import sampler_object
+
+    return (dataclasses.replace(sampler_object(name), options=options),)
+
+
+class _SamplerNode:
+    """Shared declaration: required inputs from INPUTS, one SAMPLER out."""
+
+    RELATIVE_PYTHON_MODULE = CUSTOM
+    CATEGORY = SAMPLERS_CATEGORY
+    RETURN_TYPES = ("SAMPLER",)
+    FUNCTION = "get_sampler"
+    INPUTS: dict = {}
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": dict(cls.INPUTS)}
+
+
+class _SigmasNode(_SamplerNode):
+    """Shared declaration: one SIGMAS out."""
+
+    CATEGORY = SCHEDULERS_CATEGORY
+    RETURN_TYPES = ("SIGMAS",)
+    FUNCTION = "get_sigmas"
+
+
+class SamplerEulerAncestral(_SamplerNode):
+    """euler_ancestral with its η (noise amount) and noise scale."""
+
+    INPUTS = {"eta": ETA, "s_noise": S_NOISE}
+
+    def get_sampler(self, eta, s_noise):
+        return _sampler("euler_ancestral", eta=eta, s_noise=s_noise)
+
+
+class SamplerDPMPP_2S_Ancestral(_SamplerNode):
+    """dpmpp_2s_ancestral with its η and noise scale."""
+
+    INPUTS = {"eta": ETA, "s_noise": S_NOISE}
+
+    def get_sampler(self, eta, s_noise):
+        return _sampler("dpmpp_2s_ancestral", eta=eta, s_noise=s_noise)
+
+
+class SamplerLMS(_SamplerNode):
+    """lms of a chosen order."""
+
+    INPUTS = {"order": ("INT", {"default": 4, "min": 1, "max": 100})}
+
+    def get_sampler(self, order):
+        return _sampler("lms", order=order)
+
+
+class SamplerDPMPP_SDE(_SamplerNode):
+    """dpmpp_sde with η, noise scale, midpoint ratio r and where the Brownian tree lives."""
+
+    INPUTS = {"eta": ETA, "s_noise": S_NOISE,
+                                                  "r": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 100.0, "step": 0.01, "round": False}),
+                                                  "noise_device": NOISE_DEVICE}
+
+    def get_sampler(self, eta, s_noise, r, noise_device):
+        return _sampler("dpmpp_sde" if noise_device == "cpu" else "dpmpp_sde_gpu", eta=eta, s_noise=s_noise, r=r)
+
+
+class SamplerDPMPP_2M_SDE(_SamplerNode):
+    """dpmpp_2m_sde with its correction (midpoint/heun), η, noise scale and noise device."""
+
+    INPUTS = {"solver_type": (["midpoint", "heun"],), "eta": ETA,
+                                                  "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
+
+    def get_sampler(self, solver_type, eta, s_noise, noise_device):
+        name = "dpmpp_2m_sde" if noise_device == "cpu" else "dpmpp_2m_sde_gpu"
+        return _sampler(name, eta=eta, s_noise=s_noise, solver_type=solver_type)
+
+
+class SamplerDPMPP_3M_SDE(_SamplerNode):
+    """dpmpp_3m_sde with η, noise scale and noise device."""
+
+    INPUTS = {"eta": ETA, "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
+
+    def get_sampler(self, eta, s_noise, noise_device):
+        return _sampler("dpmpp_3m_sde" if noise_device == "cpu" else "dpmpp_3m_sde_gpu", eta=eta, s_noise=s_noise)
+
+
+def _float(default: float, minimum: float, maximum: float, step: float) -> tuple:
+    return ("FLOAT", {"default": default, "min": minimum, "max": maximum, "step": step, "round": False})
+
+
+class PolyexponentialScheduler(_SigmasNode):
+    """Sigmas whose log falls like ramp^rho from sigma_max to sigma_min (rho = 1: exponential)."""
+
+    INPUTS = {"steps": STEPS, "sigma_max": SIGMA_MAX, "sigma_min": SIGMA_MIN, "rho": _float(1.0, 0.0, 100.0, 0.01)}
+
+    def get_sigmas(self, steps, sigma_max, sigma_min, rho):
+        from nodes.sampling.schedules import polyexponential_sigmas
+
+        return (polyexponential_sigmas(steps, sigma_min, sigma_max, rho),)
+
+
+class VPScheduler(_SigmasNode):
+    """The variance-preserving SDE's continuous schedule (Song et al. 2021)."""
+
+    INPUTS = {"steps": STEPS, "beta_d": _float(19.9, 0.0, 5000.0, 0.01), "beta_min": _float(0.1, 0.0, 5000.0, 0.01),
+              "eps_s": _float(0.001, 0.0, 1.0, 0.0001)}
+
+    def get_sigmas(self, steps, beta_d, beta_min, eps_s):
+        from nodes.sampling.schedules import vp_sigmas
+
+        return (vp_sigmas(steps, beta_d, beta_min, eps_s),)
+
+
+class BetaSamplingScheduler(_SigmasNode):
+    """The `beta` scheduler with its own α and β."""
+
+    INPUTS = {"model": ("MODEL",), "steps": STEPS, "alpha": _float(0.6, 0.0, 50.0, 0.01),
+              "beta": _float(0.6, 0.0, 50.0, 0.01)}
+
+    def get_sigmas(self, model, steps, alpha, beta):
+        from nodes.sampling.schedules import beta as beta_schedule
+
+        return (beta_schedule(model.model_sampling, steps, alpha, beta),)
+
+
+class SplitSigmasDenoise(_SigmasNode):
+    """Split SIGMAS so the low part holds the last round(steps·denoise) steps (both share the split sigma)."""
+
+    CATEGORY = SIGMAS_CATEGORY
+    INPUTS = {"sigmas": ("SIGMAS",), "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})}
+    RETURN_TYPES = ("SIGMAS", "SIGMAS")
+    RETURN_NAMES = ("high_sigmas", "low_sigmas")
+
+    def get_sigmas(self, sigmas, denoise):
+        steps = max(sigmas.shape[-1] - 1, 0)
+        low_steps = round(steps * denoise)
+        # as in ComfyUI, denoise 0 leaves the high part empty (σ[:-0]) and the low part the last sigma alone
+        return sigmas[:-low_steps], sigmas[-(low_steps + 1):]
+
+
+class FlipSigmas(_SigmasNode):
+    """SIGMAS reversed (for inversion); a leading 0 becomes 0.0001 so the first step is defined."""
+
+    CATEGORY = SIGMAS_CATEGORY
+    INPUTS = {"sigmas": ("SIGMAS",)}
+
+    def get_sigmas(self, sigmas):
+        if len(sigmas) == 0:
+            return (sigmas,)
+        flipped = sigmas.flip(0).clone()
+        if flipped[0] == 0:
+            flipped[0] = 0.0001
+        return (flipped,)
+
+
+class SetFirstSigma(_SigmasNode):
+    """SIGMAS with the first value replaced."""
+
+    CATEGORY = SIGMAS_CATEGORY
+    INPUTS = {"sigmas": ("SIGMAS",), "sigma": _float(136.0, 0.0, 20000.0, 0.001)}
+    FUNCTION = "set_first_sigma"
+
+    def set_first_sigma(self, sigmas, sigma):
+        sigmas = sigmas.clone()
+        sigmas[0] = sigma
+        return (sigmas,)
+
+
+NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
+    SamplerEulerAncestral, SamplerDPMPP_2S_Ancestral, SamplerLMS, SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE,
+    SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler, BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas,
+    SetFirstSigma)}

@@ -1,0 +1,66 @@
+"""The parameterised sampler nodes, extra schedules and SIGMAS editing nodes."""
+
+import math
+
+import pytest
+import torch
+from sampling_fakes import cond
+
+from nodes.sampling.model_sampling import ModelSamplingDiscrete
+from nodes.sampling.schedules import calculate_sigmas, exponential_sigmas
+from nodes.stages import custom_sampling as c
+from nodes.stages import sampling as n
+
+SIGMAS = calculate_sigmas(ModelSamplingDiscrete(), "karras", 5)
+
+
+def sample(model, sampler, seed=9):
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    return n.SamplerCustom().sample(model, True, seed, 3.0, cond(0.2), cond(-0.2), sampler, SIGMAS, latent)[0][
+        "samples"]
+
+
+def select(name):
+    return n.KSamplerSelect().get_sampler(name)[0]
+
+
+@pytest.mark.parametrize("node, args, same_as", [
+    (c.SamplerEulerAncestral, (1.0, 1.0), "euler_ancestral"),
+    (c.SamplerEulerAncestral, (0.0, 1.0), "euler"),  # no ancestral noise: plain Euler
+    (c.SamplerDPMPP_2S_Ancestral, (1.0, 1.0), "dpmpp_2s_ancestral"),
+    (c.SamplerLMS, (4,), "lms"),
+    (c.SamplerDPMPP_SDE, (1.0, 1.0, 0.5, "cpu"), "dpmpp_sde"),
+    (c.SamplerDPMPP_2M_SDE, ("heun", 1.0, 1.0, "cpu"), "dpmpp_2m_sde_heun"),
+    (c.SamplerDPMPP_2M_SDE, ("midpoint", 1.0, 1.0, "gpu"), "dpmpp_2m_sde_gpu"),
+    (c.SamplerDPMPP_3M_SDE, (1.0, 1.0, "cpu"), "dpmpp_3m_sde"),
+])
+def test_parameterised_samplers_at_defaults_equal_the_named_ones(fake_model, node, args, same_as):
+    (sampler,) = node().get_sampler(*args)
+    assert torch.allclose(sample(fake_model, sampler), sample(fake_model, select(same_as)), atol=1e-5)
+
+
+def test_sampler_parameters_change_the_result(fake_model):
+    (quiet,) = c.SamplerDPMPP_2M_SDE().get_sampler("midpoint", 0.5, 1.0, "cpu")
+    assert not torch.allclose(sample(fake_model, quiet), sample(fake_model, select("dpmpp_2m_sde")), atol=1e-3)
+
+
+def test_extra_schedules():
+    (poly,) = c.PolyexponentialScheduler().get_sigmas(6, 14.6, 0.03, 1.0)
+    assert torch.allclose(poly, exponential_sigmas(6, 0.03, 14.6), rtol=1e-5)
+    (vp,) = c.VPScheduler().get_sigmas(4, 19.9, 0.1, 0.001)
+    assert float(vp[0]) == pytest.approx(math.sqrt(math.exp(19.9 / 2 + 0.1) - 1), rel=1e-5) and float(vp[-1]) == 0
+    model = type("Model", (), {"model_sampling": ModelSamplingDiscrete()})()
+    (beta,) = c.BetaSamplingScheduler().get_sigmas(model, 7, 0.6, 0.6)
+    assert torch.equal(beta, calculate_sigmas(model.model_sampling, "beta", 7))
+
+
+def test_sigma_editing():
+    sigmas = torch.arange(10, -1, -1).float()  # 10 steps
+    high, low = c.SplitSigmasDenoise().get_sigmas(sigmas, 0.3)
+    assert low.tolist() == [3.0, 2.0, 1.0, 0.0] and high[-1] == low[0] and len(high) == 8
+    high, low = c.SplitSigmasDenoise().get_sigmas(sigmas, 0.0)
+    assert len(high) == 0 and low.tolist() == [0.0]  # ComfyUI's edge case
+    (flipped,) = c.FlipSigmas().get_sigmas(sigmas)
+    assert float(flipped[0]) == pytest.approx(0.0001) and float(flipped[-1]) == 10.0
+    (first,) = c.SetFirstSigma().set_first_sigma(sigmas, 136.0)
+    assert float(first[0]) == 136.0 and float(sigmas[0]) == 10.0
