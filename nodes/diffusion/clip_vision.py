@@ -26,7 +26,8 @@ CLASS_EMBEDDING = "vision_model.embeddings.class_embedding"
 _OPENCLIP_VISUAL = {"class_embedding": CLASS_EMBEDDING,
                     "positional_embedding": "vision_model.embeddings.position_embedding.weight",
                     "conv1.weight": "vision_model.embeddings.patch_embedding.weight",
-                    "ln_pre.weight": "vision_model.pre_layrnorm.weight", "ln_pre.bias": "vision_model.pre_layrnorm.bias",
+                    "ln_pre.weight": "vision_model.pre_layrnorm.weight",
+                    "ln_pre.bias": "vision_model.pre_layrnorm.bias",
                     "ln_post.weight": "vision_model.post_layernorm.weight",
                     "ln_post.bias": "vision_model.post_layernorm.bias"}
 _TEXT_MARKERS = ("token_embedding.weight", "text_model.embeddings.token_embedding.weight",
@@ -185,7 +186,8 @@ def timestep_embedding(level: int, width: int) -> torch.Tensor:
 NOISE_LEVELS = 1000
 
 
-def noise_augment(embeds: torch.Tensor, augmentation: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def noise_augment(embeds: torch.Tensor, augmentation: float,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(noised embeds, noise-level embedding): the embeds diffused to level round(999·augmentation)."""
     level = round((NOISE_LEVELS - 1) * augmentation)
     alpha = _squaredcos_alphas_cumprod(NOISE_LEVELS)[level]

@@ -33,7 +33,7 @@ def blend_layer(base: torch.Tensor, layer: torch.Tensor, mode: str) -> torch.Ten
 
 
 def blend(image1: torch.Tensor, image2: torch.Tensor, factor: float, mode: str) -> torch.Tensor:
-    """image1·(1−factor) + blend(image1, image2)·factor, clamped; image2 is resized (bicubic, centre crop) to fit."""
+    """image1·(1−factor) + blend(image1, image2)·factor, clamped; image2 resized (bicubic, centre crop) to fit."""
     from nodes.imaging.compositing import match_channels
     from nodes.imaging.resample import upscale
 

@@ -109,7 +109,8 @@ class QueueWorker:
     def _emit(self, event: str, data: dict) -> None:
         """Executor events (worker thread) → the prompt's client; previews are encoded here, off the event loop."""
         if event == "preview_image":
-            if self.preview_method == "none":
+            # --preview-method governs sampler previews; full pictures (max_size None, SaveImageWebsocket) always go
+            if self.preview_method == "none" and data.get("max_size") is not None:
                 return
             metadata = {"node_id": data.get("node"), "prompt_id": data.get("prompt_id"),
                         "display_node_id": data.get("display_node"), "parent_node_id": data.get("parent_node"),

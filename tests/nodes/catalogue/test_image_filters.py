@@ -97,7 +97,7 @@ def test_bayer_dither_differs_from_plain_quantization():
 
 
 def flat_window(x, size, reduce):
-    """max/min over the size×size window [i − size//2, i + size − 1 − size//2] clipped to the image (kornia's)."""
+    """max/min over the size×size window [i − size//2, i + size − 1 − size//2], clipped to the image."""
     out = np.empty_like(x)
     height, width = x.shape[:2]
     for i in range(height):
