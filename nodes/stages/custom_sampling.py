@@ -186,7 +186,76 @@ class SetFirstSigma(_SigmasNode):
         return (sigmas,)
 
 
+class ManualSigmas(_SigmasNode):
+    """SIGMAS typed as a list of numbers ("14.6, 7, 3.5, 0")."""
+
+    CATEGORY = SIGMAS_CATEGORY
+    INPUTS = {"sigmas": ("STRING", {"default": "1, 0.5", "multiline": False})}
+
+    def get_sigmas(self, sigmas):
+        import re
+
+        import torch
+
+        values = [float(v) for v in re.findall(r"[-+]?(?:\d*\.\d+|\d+\.?)(?:[eE][-+]?\d+)?", sigmas)]
+        if not values:
+            raise ValueError(f"ManualSigmas: input 'sigmas' holds no numbers: {sigmas!r}")
+        return (torch.tensor(values, dtype=torch.float32),)
+
+
+class SamplingPercentToSigma:
+    """The sigma at a fraction of the sampling run (0 = start); the ends are open unless return_actual_sigma."""
+
+    RELATIVE_PYTHON_MODULE = CUSTOM
+    CATEGORY = SIGMAS_CATEGORY
+    RETURN_TYPES = ("FLOAT",)
+    RETURN_NAMES = ("sigma_value",)
+    FUNCTION = "get_sigma"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",),
+                             "sampling_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.0001}),
+                             "return_actual_sigma": ("BOOLEAN", {"default": False})}}
+
+    def get_sigma(self, model, sampling_percent, return_actual_sigma):
+        ms = model.model_sampling
+        if return_actual_sigma and sampling_percent == 0.0:
+            return (ms.sigma_max,)
+        if return_actual_sigma and sampling_percent == 1.0:
+            return (ms.sigma_min,)
+        return (ms.percent_to_sigma(sampling_percent),)
+
+
+class AddNoise:
+    """Add NOISE to a latent at the noise level SIGMAS span (|σ_first − σ_last|), without sampling."""
+
+    RELATIVE_PYTHON_MODULE = CUSTOM
+    CATEGORY = "_for_testing/custom_sampling/noise"
+    RETURN_TYPES = ("LATENT",)
+    FUNCTION = "add_noise"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "noise": ("NOISE",), "sigmas": ("SIGMAS",),
+                             "latent_image": ("LATENT",)}}
+
+    def add_noise(self, model, noise, sigmas, latent_image):
+        import torch
+
+        if len(sigmas) == 0:
+            return (latent_image,)
+        scale = float((sigmas[0] - sigmas[-1]).abs()) if len(sigmas) > 1 else float(sigmas[0])
+        samples = latent_image["samples"]
+        fmt = model.latent_format
+        if torch.count_nonzero(samples) > 0:  # an empty latent is not scaled, as in sampling
+            samples = fmt.process_in(samples)
+        noisy = model.model_sampling.noise_scaling(scale, noise.generate_noise(latent_image), samples, False)
+        noisy = torch.nan_to_num(fmt.process_out(noisy), nan=0.0, posinf=0.0, neginf=0.0)
+        return ({**latent_image, "samples": noisy},)
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     SamplerEulerAncestral, SamplerDPMPP_2S_Ancestral, SamplerLMS, SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE,
     SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler, BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas,
-    SetFirstSigma)}
+    SetFirstSigma, ManualSigmas, SamplingPercentToSigma, AddNoise)}

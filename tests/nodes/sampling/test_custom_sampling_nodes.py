@@ -64,3 +64,23 @@ def test_sigma_editing():
     assert float(flipped[0]) == pytest.approx(0.0001) and float(flipped[-1]) == 10.0
     (first,) = c.SetFirstSigma().set_first_sigma(sigmas, 136.0)
     assert float(first[0]) == 136.0 and float(sigmas[0]) == 10.0
+
+
+def test_manual_sigmas_and_percent_to_sigma(fake_model):
+    (sigmas,) = c.ManualSigmas().get_sigmas("14.6, 7,3.5 ; 1e-1 0")
+    assert sigmas.tolist() == pytest.approx([14.6, 7.0, 3.5, 0.1, 0.0])
+    with pytest.raises(ValueError, match="ManualSigmas: input 'sigmas' holds no numbers"):
+        c.ManualSigmas().get_sigmas("none")
+    ms = fake_model.model_sampling
+    assert c.SamplingPercentToSigma().get_sigma(fake_model, 0.5, False)[0] == ms.percent_to_sigma(0.5)
+    assert c.SamplingPercentToSigma().get_sigma(fake_model, 0.0, False)[0] == 999999999.9
+    assert c.SamplingPercentToSigma().get_sigma(fake_model, 0.0, True)[0] == ms.sigma_max
+
+
+def test_add_noise_scales_seeded_noise_by_the_sigma_span(fake_model):
+    latent = {"samples": torch.ones(1, 4, 8, 8), "batch_index": [1]}
+    noise = n.RandomNoise().get_noise(3)[0]
+    (out,) = c.AddNoise().add_noise(fake_model, noise, torch.tensor([5.0, 2.0, 1.0]), latent)
+    expected = (0.18215 + noise.generate_noise(latent) * 4.0) / 0.18215
+    assert torch.allclose(out["samples"], expected, atol=1e-4) and out["batch_index"] == [1]
+    assert c.AddNoise().add_noise(fake_model, noise, torch.zeros(0), latent)[0] is latent
