@@ -121,7 +121,10 @@ def _add_base_weights(original: dict, base_model, path: Path) -> dict:
     """A "diff" ControlNet stores its difference to the base UNet: add the base weights back."""
     from nodes.diffusion.convert_unet import unet_key_map
 
+    from nodes.diffusion.patching import restore_weights
+
     unet = base_model.unet
+    restore_weights(unet)  # the base weights, not a LoRA left in place by the last sampling run
     state = unet.state_dict()
     base = unet_key_map(dict(unet.config), state)
     out = {}

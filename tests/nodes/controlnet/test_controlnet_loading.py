@@ -185,3 +185,22 @@ def test_shuffle_controlnets_pool_their_residuals(tiny_controlnets, tiny_models_
              "extras": {}}
     residuals = applied.get_control(inputs["sample"], torch.tensor([3.0, 3.0]), batch, 2)
     assert all(t.shape[-2:] == (1, 1) for t in [*residuals["down"], residuals["mid"]])
+
+
+def test_a_diff_controlnet_adds_the_base_weights_even_after_a_lora_ran(tiny_checkpoints, tiny_controlnets,
+                                                                       tiny_models_paths, loaded_models):
+    # a LoRA clone that sampled last leaves its patches in the shared UNet; the diff ControlNet must not see them
+    from nodes.diffusion.lora import apply_lora, parse_lora
+    from tiny_models import tiny_lora_state
+
+    model, _ = loaded_models("sd1")
+    lora = parse_lora(tiny_lora_state(tiny_checkpoints["sd1"], "kohya", text=False), Path("bench.safetensors"))
+    patched, _ = apply_lora(lora, model, None, 1.0)
+    patched.unet_forward(torch.zeros(1, 4, 8, 8), torch.tensor([10.0]), torch.zeros(1, 77, 32), {})
+    control = load(tiny_controlnets, loaded_models, "sd1", "diff")
+    reference = tiny_controlnets[("sd1", "diff")][1]
+    inputs = network_inputs("sd1", 32)
+    with torch.no_grad():
+        ours = control.weights.network(**inputs, return_dict=False)[1]
+        theirs = reference(**inputs, return_dict=False)[1]
+    assert float((ours - theirs).abs().max()) < 1e-4
