@@ -66,8 +66,10 @@ def _resolve_area(area, height: int, width: int) -> tuple:
 
 
 def check_conditioning(side: str, conditioning) -> None:
-    if not isinstance(conditioning, (list, tuple)) or not all(
-            isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], dict) for entry in conditioning):
+    def is_entry(entry) -> bool:
+        return isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], dict)
+
+    if not isinstance(conditioning, (list, tuple)) or not all(is_entry(entry) for entry in conditioning):
         raise TypeError(f"{side} conditioning must be a CONDITIONING list of [tensor, options] entries, "
                         f"got {type(conditioning).__name__}")
 

@@ -45,7 +45,8 @@ def _interruptible(denoiser):
 
 
 def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, sigmas: torch.Tensor,
-           denoise_mask: torch.Tensor | None = None, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+           denoise_mask: torch.Tensor | None = None,
+           seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run `sampler` over `sigmas` from raw `latent` + `noise`; returns (raw samples, last raw x0 prediction or None).
 
     Progress (value = step + 1 of len(sigmas) − 1) and a latent→RGB preview go to the executor after every step.

@@ -7,7 +7,6 @@ callback. x is in "variance exploding" space: x = clean + sigma·noise. Read top
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -54,7 +53,8 @@ def ancestral_step(sigma, sigma_next, eta=1.0):
     """Split a step σ → σ_next into a deterministic part down to σ_down and fresh noise of size σ_up."""
     if not eta:
         return sigma_next, 0.0
-    sigma_up = min(float(sigma_next), eta * float((sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2) ** 0.5))
+    up_squared = sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2
+    sigma_up = min(float(sigma_next), eta * float(up_squared ** 0.5))
     sigma_up = torch.as_tensor(sigma_up, dtype=sigma.dtype, device=sigma.device)
     return (sigma_next ** 2 - sigma_up ** 2) ** 0.5, sigma_up
 
@@ -111,7 +111,7 @@ def heun(denoiser, x, sigmas, extra):
 
 
 def heunpp2(denoiser, x, sigmas, extra):
-    """Heun++ (Carzit's sd-webui-samplers-scheduler): up to three slopes weighted by σ/σ_0; Heun, then Euler at the end."""
+    """Heun++ (Carzit's sd-webui-samplers-scheduler): three slopes weighted by σ/σ_0; Heun, then Euler at the end."""
     s_end = sigmas[-1]
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])

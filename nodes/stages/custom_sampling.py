@@ -76,9 +76,7 @@ class SamplerLMS(_SamplerNode):
 class SamplerDPMPP_SDE(_SamplerNode):
     """dpmpp_sde with η, noise scale, midpoint ratio r and where the Brownian tree lives."""
 
-    INPUTS = {"eta": ETA, "s_noise": S_NOISE,
-                                                  "r": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 100.0, "step": 0.01, "round": False}),
-                                                  "noise_device": NOISE_DEVICE}
+    INPUTS = {"eta": ETA, "s_noise": S_NOISE, "r": ("FLOAT", {**ETA[1], "default": 0.5}), "noise_device": NOISE_DEVICE}
 
     def get_sampler(self, eta, s_noise, r, noise_device):
         return _sampler("dpmpp_sde" if noise_device == "cpu" else "dpmpp_sde_gpu", eta=eta, s_noise=s_noise, r=r)
@@ -87,8 +85,7 @@ class SamplerDPMPP_SDE(_SamplerNode):
 class SamplerDPMPP_2M_SDE(_SamplerNode):
     """dpmpp_2m_sde with its correction (midpoint/heun), η, noise scale and noise device."""
 
-    INPUTS = {"solver_type": (["midpoint", "heun"],), "eta": ETA,
-                                                  "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
+    INPUTS = {"solver_type": (["midpoint", "heun"],), "eta": ETA, "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
 
     def get_sampler(self, solver_type, eta, s_noise, noise_device):
         name = "dpmpp_2m_sde" if noise_device == "cpu" else "dpmpp_2m_sde_gpu"

@@ -118,7 +118,8 @@ def test_inpainting_with_a_noise_mask_equals_inpaint_pipeline(tiny_checkpoints, 
     pipe.set_progress_bar_config(disable=True)
     # image given as latents; masked_image_latents only feeds 9-channel UNets (given so latents pass its checks)
     theirs = pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], image=source * scale,
-                  mask_image=mask, masked_image_latents=source * scale, strength=0.5, sigmas=sigmas.tolist(), guidance_scale=CFG, height=64, width=64,
+                  mask_image=mask, masked_image_latents=source * scale, strength=0.5, sigmas=sigmas.tolist(),
+                  guidance_scale=CFG, height=64, width=64,
                   generator=torch.Generator().manual_seed(SEED), output_type="latent").images
     ours_scaled = ours["samples"] * scale
     assert float((ours_scaled - theirs).abs().max()) < 1e-3
