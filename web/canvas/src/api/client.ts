@@ -17,7 +17,9 @@ async function request(path: string, init?: RequestInit): Promise<any> {
     /* plain-text answer (an aiohttp error page, say) */
   }
   if (!response.ok) {
-    const detail = body?.error?.message ?? body?.error ?? (typeof body === "string" ? body.slice(0, 300) : "");
+    const err = body?.error;
+    const detail = err?.message ? `${err.message}${err.details ? `: ${err.details}` : ""}`
+      : typeof err === "string" ? err : typeof body === "string" ? body.slice(0, 300) : "";
     throw new ApiError(`${init?.method ?? "GET"} ${path} failed (${response.status}): ${detail}`, response.status, body);
   }
   return body;

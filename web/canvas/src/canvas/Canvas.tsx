@@ -16,7 +16,8 @@ import { type GroupData, GroupView } from "./GroupView";
 import { type NodeData, NodeView } from "./NodeView";
 import { type SearchRequest, SearchBox } from "./SearchBox";
 
-const nodeTypes = { dl: NodeView, group: GroupView };
+// Not "group": React Flow styles its own built-in group type.
+const nodeTypes = { dl: NodeView, dlgroup: GroupView };
 const NODE_COLORS: [string, string, string][] = [
   ["red", "#322", "#533"], ["brown", "#332922", "#593930"], ["green", "#232", "#353"], ["blue", "#223", "#335"],
   ["pale blue", "#2a363b", "#3f5159"], ["cyan", "#233", "#355"], ["purple", "#323", "#535"], ["yellow", "#432", "#653"],
@@ -47,7 +48,7 @@ function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, M
       const id = `g${index}`;
       reuse(id, [group, selected.has(id), measured.get(id)], () => ({
         // Far below nodes, so that even selected (which React Flow raises by 1000) it stays behind them.
-        id, type: "group", position: { x: group.bounding[0], y: group.bounding[1] }, zIndex: -2000,
+        id, type: "dlgroup", position: { x: group.bounding[0], y: group.bounding[1] }, zIndex: -2000,
         data: { group, index } satisfies GroupData, selected: selected.has(id), measured: measured.get(id),
         dragHandle: ".dl-group-title",
       }));
@@ -351,7 +352,7 @@ function CanvasInner() {
         onNodeContextMenu={(e, node) => {
           e.preventDefault();
           const box = wrapper.current!.getBoundingClientRect();
-          if (node.type === "group") {
+          if (node.type === "dlgroup") {
             const index = Number(node.id.slice(1));
             setMenu({ x: e.clientX - box.left, y: e.clientY - box.top, items: [
               { label: "Color", children: NODE_COLORS.map(([label, , bg]) => ({ label, run: () => store().edit((g) => { g.groups[index].color = bg; }) })) },
@@ -364,7 +365,7 @@ function CanvasInner() {
         }}>
         <Background gap={20} color="#333" />
         <Controls showInteractive={false} />
-        <MiniMap pannable zoomable nodeColor={(n) => (n.type === "group" ? "#2a3a4a" : "#888")} maskColor="rgba(0,0,0,0.5)" />
+        <MiniMap pannable zoomable nodeColor={(n) => (n.type === "dlgroup" ? "#2a3a4a" : "#888")} maskColor="rgba(0,0,0,0.5)" />
       </ReactFlow>
       {search && <SearchBox request={search} onPick={pick} onClose={() => setSearch(null)} />}
       {menu && <ContextMenu {...menu} onClose={() => setMenu(null)} />}

@@ -158,7 +158,7 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
         {rows.widgets.map(({ spec, index }) => (
           <div key={`${spec.name}:${index}`} className={`dl-widget-row ${error?.inputs[spec.name] ? "error" : ""}`}
             title={error?.inputs[spec.name]} data-input={spec.name}>
-            {spec.serialize && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
+            {spec.serialize && rows.kind === "server" && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
               style={{ background: typeColor(spec.type) }} />}
             <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
               target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />
