@@ -21,7 +21,9 @@ CLIP_PREFIXES = {
     ("sdxl_refiner", "g"): (("lora_te_", "lora_prior_te_", "lora_te2_"), ("text_encoder.", "text_encoder_2.")),
 }
 
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # network → its name table
+# network → its name table (text encoders: with the (family, slot) it was built for)
+_unet_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_clip_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _modules_with_weights(network) -> list[str]:
@@ -42,8 +44,8 @@ def _processor_name(module: str) -> str | None:
 
 def unet_names(unet) -> dict[str, str]:
     """LoRA module name → diffusers UNet module path (cached per network)."""
-    if unet in _cache:
-        return _cache[unet]
+    if unet in _unet_cache:
+        return _unet_cache[unet]
     parameters = [key for key, _ in unet.named_parameters()]
     original_of = {diffusers: original for original, diffusers in unet_key_map(dict(unet.config), parameters).items()}
     names: dict[str, str] = {}
@@ -55,14 +57,14 @@ def unet_names(unet) -> dict[str, str]:
         processor = _processor_name(module)
         if processor:
             names[processor] = names["unet." + processor] = module
-    _cache[unet] = names
+    _unet_cache[unet] = names
     return names
 
 
 def clip_names(model, family: str, slot: str) -> dict[str, str]:
     """LoRA module name → transformers module path of text encoder `slot` (cached per network)."""
     key = (family, slot)
-    cached = _cache.get(model)
+    cached = _clip_cache.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
     kohya, diffusers = CLIP_PREFIXES.get(key, ((), ()))
@@ -73,5 +75,5 @@ def clip_names(model, family: str, slot: str) -> dict[str, str]:
         for prefix in diffusers:
             names[prefix + module] = module
         names["text_encoders." + module] = module
-    _cache[model] = (key, names)
+    _clip_cache[model] = (key, names)
     return names
