@@ -74,6 +74,6 @@ def clip_names(model, family: str, slot: str) -> dict[str, str]:
             names[prefix + _underscored(module)] = module
         for prefix in diffusers:
             names[prefix + module] = module
-        names["text_encoders." + module] = module
+        names[f"text_encoders.clip_{slot}.transformer.{module}"] = module  # ComfyUI's own (native) names
     _clip_cache[model] = (key, names)
     return names

@@ -210,3 +210,37 @@ def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoint
     assert torch.equal(our_output(old_model, "sd1"), our_output(new_model, "sd1"))
     assert torch.equal(old_clip.encode_from_tokens(old_clip.tokenize(PROMPT))[0],
                        new_clip.encode_from_tokens(new_clip.tokenize(PROMPT))[0])
+
+
+
+def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
+    # `diffusion_model.<original path>` and `text_encoders.clip_l.transformer.<path>` (ComfyUI's generic names)
+    from safetensors.torch import save_file
+
+    from nodes.diffusion.convert_unet import unet_key_map
+    from nodes.stages.lora import LoraLoader
+    from tiny_models import tiny_lora_state
+
+    unet = tiny_checkpoints["sd1"].components["unet"]
+    original = {d.removesuffix(".weight"): o.removesuffix(".weight") for o, d in
+                unet_key_map(dict(unet.config), [k for k, _ in unet.named_parameters()]).items()}
+    state = tiny_lora_state(tiny_checkpoints["sd1"], "peft", seed=4)
+    native = {}
+    for key, value in state.items():
+        module, _, role = key.partition(".lora_")
+        if module.startswith("unet."):
+            module = "diffusion_model." + original[module.removeprefix("unet.")]
+        else:
+            module = "text_encoders.clip_l.transformer." + module.removeprefix("text_encoder.")
+        native[f"{module}.lora_{role}"] = value
+    folder = tiny_models_paths.folder_dirs("loras")[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(folder / "peft_names.safetensors"))
+    save_file(native, str(folder / "native_names.safetensors"))
+    model, clip = loaded("sd1")
+    peft_model, peft_clip = LoraLoader().load_lora(model, clip, "peft_names.safetensors", 1.0, 1.0)
+    native_model, native_clip = LoraLoader().load_lora(model, clip, "native_names.safetensors", 1.0, 1.0)
+    assert len(native_model.patches) == len(peft_model.patches) > 0
+    assert torch.equal(our_output(native_model, "sd1"), our_output(peft_model, "sd1"))
+    assert torch.equal(native_clip.encode_from_tokens(native_clip.tokenize(PROMPT))[0],
+                       peft_clip.encode_from_tokens(peft_clip.tokenize(PROMPT))[0])
