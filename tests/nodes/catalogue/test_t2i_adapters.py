@@ -14,7 +14,7 @@ from tests.tiny_models import write_tiny_sd1
 CHANNELS = [32, 64]  # the tiny SD1 UNet's block widths
 
 
-def original_adapter(colours=3, seed=0):
+def original_adapter(colours=3, seed=0, unshuffle=8):
     """TencentARC-layout weights: conv_in, then per level two resnets (body.{2i+j}); in_conv where width grows."""
     g = torch.Generator().manual_seed(seed)
 
@@ -22,7 +22,7 @@ def original_adapter(colours=3, seed=0):
         return {f"{name}.weight": torch.randn(cout, cin, k, k, generator=g) * 0.1,
                 f"{name}.bias": torch.randn(cout, generator=g) * 0.1}
 
-    state = conv("conv_in", colours * 64, CHANNELS[0], 3)
+    state = conv("conv_in", colours * unshuffle ** 2, CHANNELS[0], 3)
     for level, width in enumerate(CHANNELS):
         if level and CHANNELS[level - 1] != width:
             state.update(conv(f"body.{2 * level}.in_conv", CHANNELS[level - 1], width, 1))
@@ -45,16 +45,17 @@ def diffusers_layout(state):
     return out
 
 
-def reference_features(state, hint):
-    """The adapter's forward with plain tensor ops: unshuffle 8, conv_in, per level (avg-pool, in_conv) + resnets."""
+def reference_features(state, hint, xl=False):
+    """The adapter's forward with plain tensor ops: unshuffle 8 (SDXL: 16), conv_in, per level (avg-pool, in_conv)
+    + resnets; SD1 adapters halve the size at every level after the first, SDXL ones only at the third."""
     def conv(name, x):
         w = state[name + ".weight"]
         return F.conv2d(x, w, state[name + ".bias"], padding=w.shape[-1] // 2)
 
-    x = conv("conv_in", F.pixel_unshuffle(hint, 8))
+    x = conv("conv_in", F.pixel_unshuffle(hint, 16 if xl else 8))
     features = []
     for level in range(len(CHANNELS)):
-        if level:
+        if (level == 2) if xl else level:
             x = F.avg_pool2d(x, 2)
         if f"body.{2 * level}.in_conv.weight" in state:
             x = conv(f"body.{2 * level}.in_conv", x)
@@ -150,3 +151,29 @@ def test_light_adapters_and_unknown_files_are_refused_by_name(folders):
     with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name' \(other.safetensors\).*"
                                              r"not a ControlNet"):
         ControlNetLoader().load_controlnet("other.safetensors")
+
+
+def test_sdxl_adapter_in_diffusers_layout(folders):
+    from tests.tiny_models import write_tiny_sdxl
+
+    tiny = write_tiny_sdxl(folders.models_dir / "checkpoints", "xl.safetensors")
+    model, clip, _ = CheckpointLoaderSimple().load_checkpoint("xl.safetensors")
+    state = original_adapter(unshuffle=16)
+    save(folders, diffusers_layout(state), "t2i_xl.safetensors")
+    (adapter,) = ControlNetLoader().load_controlnet("t2i_xl.safetensors")
+    assert adapter.family == "sdxl"
+    hint = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(6))
+    positive, _ = ControlNetApplyAdvanced().apply_controlnet(clip.encode("a"), clip.encode(""), adapter, hint,
+                                                            1.0, 0.0, 1.0)
+    cond, options = positive[0]
+    control = options["control"]
+    control.pre_run(model)
+    x_in = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    timestep = torch.tensor([500.0])
+    extras = model.extra_conds(options, x_in.shape)
+    sigma = torch.tensor([model.model_sampling.sigma_max])
+    ours = model.unet_forward(x_in, timestep, cond, extras, control=control.get_control(x_in, sigma, {"x_in": x_in}, 1))
+    features = reference_features(state, F.interpolate(hint.movedim(-1, 1), size=(64, 64), mode="bilinear"), xl=True)
+    expected = tiny.components["unet"](x_in, timestep, encoder_hidden_states=cond, added_cond_kwargs=extras,
+                                       down_intrablock_additional_residuals=features).sample
+    torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
