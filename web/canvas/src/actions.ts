@@ -148,3 +148,13 @@ export function toggleSelectionMode(mode: number): void {
 export function groupSelection(boxes: { pos: [number, number]; size: [number, number] }[]): void {
   if (boxes.length) store().edit((g) => { addGroup(g, boxes); });
 }
+
+/** Collapses the nodes, or expands them all when the first one is collapsed. */
+export function toggleCollapsed(ids: number[]): void {
+  if (!ids.length) return;
+  store().edit((g) => {
+    const nodes = g.nodes.filter((n) => ids.includes(n.id));
+    const collapse = !nodes[0]?.flags.collapsed;
+    for (const n of nodes) n.flags = { ...n.flags, collapsed: collapse };
+  });
+}

@@ -1,6 +1,7 @@
 /** A node on the canvas: title, typed sockets, widgets, run state and images, generated from its definition. */
 import { Handle, NodeResizeControl, type NodeProps, Position, ResizeControlVariant, useStore, useUpdateNodeInternals } from "@xyflow/react";
 import { memo, useEffect, useRef, useState } from "react";
+import { toggleCollapsed } from "../actions";
 import { viewUrl } from "../api/client";
 import { setWidgetValue } from "../graph/edits";
 import { nodeKind } from "../graph/nodeKinds";
@@ -32,10 +33,7 @@ function Socket({ side, id, type, label, error }: { side: "in" | "out"; id: stri
 function Title({ node, title }: { node: EditorNode; title: string }) {
   const [editing, setEditing] = useState(false);
   const edit = useGraphStore((s) => s.edit);
-  const toggleCollapse = () => edit((g) => {
-    const n = g.nodes.find((x) => x.id === node.id)!;
-    n.flags = { ...n.flags, collapsed: !n.flags.collapsed };
-  });
+  const toggleCollapse = () => toggleCollapsed([node.id]);
   return (
     <div className="dl-title" onDoubleClick={(e) => { e.stopPropagation(); setEditing(true); }}>
       <button className="dl-collapse nodrag" onClick={toggleCollapse} title="collapse">{node.flags.collapsed ? "▸" : "▾"}</button>
