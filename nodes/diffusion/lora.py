@@ -1,4 +1,4 @@
-"""LoRA files (spec §9.4): parse kohya, diffusers/PEFT and LyCORIS (LoCon, LoHa, LoKr) weights into weight patches.
+"""LoRA files (spec §9.4): parse kohya, diffusers/PEFT and LyCORIS (LoCon, LoHa, LoKr, DoRA) weights into patches.
 
 A parsed file is a set of per-module deltas, cached by path, size and modification time, so loading the same LoRA
 again (another node, another strength, another branch) reads nothing. Patches are added to clones of MODEL and
@@ -151,10 +151,31 @@ class FullDelta(Delta):
         return _on(self.parts["diff"], weight)
 
 
+class DoraDelta(Delta):
+    """DoRA: W' = dora_scale · (W + ΔW) / ‖W + ΔW‖, the norm taken along the axis `dora_scale` does not span;
+    the patch is W' − W, so strength s gives W + s·(W' − W)."""
+
+    def __init__(self, inner: Delta, scale: torch.Tensor):
+        super().__init__(inner.parts)
+        self.inner, self.scale = inner, scale
+
+    def numel(self) -> int:
+        return self.inner.numel()
+
+    def compute(self, weight):
+        shape = weight.shape
+        combined = weight + self.inner(weight)
+        scale = _on(self.scale, weight)
+        if scale.shape[0] == shape[0] and scale.numel() == shape[0]:  # one magnitude per output
+            norm = combined.reshape(shape[0], -1).norm(dim=1).reshape(shape[0], *[1] * (len(shape) - 1))
+        else:  # one magnitude per input (kohya / LyCORIS files)
+            norm = combined.transpose(0, 1).reshape(shape[1], -1).norm(dim=1)
+            norm = norm.reshape(shape[1], *[1] * (len(shape) - 1)).transpose(0, 1)
+        return combined * (scale.reshape(norm.shape) / (norm + torch.finfo(torch.float32).eps)) - weight
+
+
 def _deltas_of(base: str, parts: dict[str, torch.Tensor]) -> list[Delta]:
     """The deltas one module's tensors describe; an empty list if they form no known layout."""
-    if "dora_scale" in parts:
-        raise LoraError(f"module {base!r} is a DoRA LoRA (dora_scale), which diffloom does not support")
     found: list[Delta] = []
     if "up" in parts and "down" in parts:
         found.append(LoraDelta(parts))
@@ -164,6 +185,8 @@ def _deltas_of(base: str, parts: dict[str, torch.Tensor]) -> list[Delta]:
         found.append(LokrDelta(parts))
     elif "diff" in parts:
         found.append(FullDelta(parts))
+    if found and "dora_scale" in parts:
+        found[0] = DoraDelta(found[0], parts["dora_scale"])
     if "diff_b" in parts:
         found.append(FullDelta({"diff": parts["diff_b"]}, param="bias"))
     return found

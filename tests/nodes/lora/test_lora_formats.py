@@ -244,3 +244,30 @@ def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_path
     assert torch.equal(our_output(native_model, "sd1"), our_output(peft_model, "sd1"))
     assert torch.equal(native_clip.encode_from_tokens(native_clip.tokenize(PROMPT))[0],
                        peft_clip.encode_from_tokens(peft_clip.tokenize(PROMPT))[0])
+
+
+def test_dora_equals_peft_merged_weights():
+    # PEFT's DoRA: W' = m · (W + s·BA) / ‖W + s·BA‖ per output row; strength 0.5 moves halfway (ComfyUI's rule)
+    from peft import LoraConfig, get_peft_model
+
+    from nodes.diffusion.lora import DoraDelta, LoraDelta
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5))
+    original = net[0].weight.detach().clone()
+    peft_net = get_peft_model(net, LoraConfig(r=2, lora_alpha=4, target_modules=["0"], use_dora=True,
+                                              init_lora_weights=False))
+    layer = peft_net.base_model.model[0]
+    down, up = layer.lora_A["default"].weight.detach().clone(), layer.lora_B["default"].weight.detach().clone()
+    magnitude = layer.lora_magnitude_vector["default"].weight.detach().clone() * 1.3
+    layer.lora_magnitude_vector["default"].weight.data = magnitude.clone()
+    merged = peft_net.merge_and_unload()[0].weight.detach()
+
+    delta = DoraDelta(LoraDelta({"up": up, "down": down, "alpha": torch.tensor(4.0)}), magnitude[:, None])
+    assert torch.allclose(original + delta(original), merged, atol=1e-5)
+    assert torch.allclose(original + 0.5 * delta(original), (original + merged) / 2, atol=1e-5)
+    assert float((merged - original).abs().max()) > 0.05
+    # kohya / LyCORIS files carry one magnitude per input column: each column of W' gets that norm
+    per_input = torch.rand(1, 6) + 0.5
+    columns = original + DoraDelta(LoraDelta({"up": up, "down": down}), per_input)(original)
+    assert torch.allclose(columns.norm(dim=0), per_input[0], atol=1e-5)

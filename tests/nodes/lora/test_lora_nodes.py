@@ -145,17 +145,18 @@ def test_a_file_that_is_not_a_lora_and_a_missing_file(tiny_checkpoints, tiny_mod
         LoraLoader().load_lora(model, clip, "missing.safetensors", 1.0, 1.0)
 
 
-def test_dora_files_are_refused_clearly(tiny_models_paths, loaded):
-    from nodes.diffusion.files import ModelFileError
+def test_dora_files_apply_through_the_loader(tiny_models_paths, loaded):
     from nodes.stages.lora import LoraLoader
 
     model, clip = loaded("sd1")
     base = "lora_unet_down_blocks_0_attentions_0_proj_out"
-    name = write(tiny_models_paths, "dora.safetensors", {f"{base}.lora_up.weight": torch.ones(32, 2),
-                                                         f"{base}.lora_down.weight": torch.ones(2, 32),
-                                                         f"{base}.dora_scale": torch.ones(32, 1)})
-    with pytest.raises(ModelFileError, match="DoRA"):
-        LoraLoader().load_lora(model, clip, name, 1.0, 1.0)
+    g = torch.Generator().manual_seed(0)
+    name = write(tiny_models_paths, "dora.safetensors", {f"{base}.lora_up.weight": torch.randn(32, 2, 1, 1, generator=g),
+                                                         f"{base}.lora_down.weight": torch.randn(2, 32, 1, 1, generator=g),
+                                                         f"{base}.dora_scale": torch.rand(1, 32, 1, 1, generator=g)})
+    patched, _ = LoraLoader().load_lora(model, clip, name, 1.0, 1.0)
+    assert [p.key for p in patched.patches] == ["down_blocks.0.attentions.0.proj_out.weight"]
+    assert not torch.allclose(our_output(patched, "sd1"), our_output(model, "sd1"), atol=1e-3)
 
 
 # --- a whole graph ---------------------------------------------------------------------------------------------------
