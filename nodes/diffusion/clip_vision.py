@@ -166,6 +166,24 @@ def load_clip_vision(path: str | Path) -> ClipVision:
     return clip_vision_from_state_dict(load_state_dict(path), str(path))
 
 
+UNCLIP_VISION_PREFIX = "embedder.model."  # unCLIP checkpoints embed an OpenCLIP `visual.*` tower here
+
+
+def load_unclip_checkpoint(path: str | Path, embedding_dirs=None):
+    """(MODEL, CLIP, VAE, CLIP_VISION) of a checkpoint that embeds its image encoder (unCLIP)."""
+    from nodes.diffusion.checkpoint import checkpoint_from_state_dict
+
+    path = Path(path)
+    state_dict = load_state_dict(path)
+    vision = {k.removeprefix(UNCLIP_VISION_PREFIX): v for k, v in state_dict.items()
+              if k.startswith(UNCLIP_VISION_PREFIX + "visual.")}
+    if not vision:
+        raise ModelFileError(f"{path}: no CLIP vision model embedded (embedder.model.visual.*): not an unCLIP "
+                             "checkpoint; load it with CheckpointLoaderSimple")
+    model, clip, vae = checkpoint_from_state_dict(state_dict, path, embedding_dirs=embedding_dirs)
+    return model, clip, vae, clip_vision_from_state_dict(vision, f"{path} (CLIP vision)")
+
+
 def _squaredcos_alphas_cumprod(steps: int = 1000) -> torch.Tensor:
     """ᾱ of the "squaredcos_cap_v2" schedule: ᾱ(t) = cos²((t + 0.008)/1.008 · π/2), betas capped at 0.999."""
     def alpha_bar(t: float) -> float:

@@ -68,6 +68,27 @@ class unCLIPConditioning:  # noqa: N801 - ComfyUI's class name
                  for cond, options in conditioning],)
 
 
+class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
+    """Load a checkpoint and the CLIP vision model embedded in it (unCLIP checkpoints)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"ckpt_name": (_files("checkpoints"),)}}
+
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE", "CLIP_VISION")
+    FUNCTION = "load_checkpoint"
+    CATEGORY = "loaders"
+
+    def load_checkpoint(self, ckpt_name):
+        from nodes import paths
+        from nodes.diffusion.clip_vision import load_unclip_checkpoint
+
+        path = _resolve("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name)
+        embeddings = paths.default().folder_dirs("embeddings")
+        return _load("unCLIPCheckpointLoader", "ckpt_name", ckpt_name,
+                     lambda: load_unclip_checkpoint(path, embedding_dirs=embeddings))
+
+
 class StyleModelLoader:
     """Load a T2I-Adapter style model from the style_models folder."""
 
@@ -114,6 +135,7 @@ class StyleModelApply:
 
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
-    CLIPVisionLoader, CLIPVisionEncode, unCLIPConditioning, StyleModelLoader, StyleModelApply)}
+    CLIPVisionLoader, CLIPVisionEncode, unCLIPConditioning, unCLIPCheckpointLoader, StyleModelLoader,
+    StyleModelApply)}
 NODE_DISPLAY_NAME_MAPPINGS = {"CLIPVisionLoader": "Load CLIP Vision", "CLIPVisionEncode": "CLIP Vision Encode",
                               "StyleModelLoader": "Load Style Model", "StyleModelApply": "Apply Style Model"}

@@ -184,3 +184,26 @@ def test_style_loader_refuses_other_files(folders):
     save_file({"redux_up.weight": torch.zeros(2, 2)}, str(folder / "redux.safetensors"))
     with pytest.raises(ModelFileError, match=r"StyleModelLoader: input 'style_model_name'.*Flux Redux"):
         StyleModelLoader().load_style_model("redux.safetensors")
+
+
+def test_unclip_checkpoint_loader_returns_the_embedded_vision_model(folders):
+    from safetensors.torch import load_file
+
+    from nodes.stages.clip_vision import unCLIPCheckpointLoader
+    from tests.nodes.catalogue.tiny_catalogue import openclip_visual_layout, tiny_vision_model
+    from tests.tiny_models import write_tiny_sd1
+
+    tiny = write_tiny_sd1(folders.models_dir / "checkpoints", "plain.safetensors")
+    vision = tiny_vision_model(seed=8)
+    state = load_file(str(tiny.path))
+    state.update({"embedder.model." + k: v for k, v in openclip_visual_layout(vision).items()})
+    save_file(state, str(folders.models_dir / "checkpoints" / "unclip.safetensors"))
+    model, clip, vae, clip_vision = unCLIPCheckpointLoader().load_checkpoint("unclip.safetensors")
+    assert model.family == "sd1" and clip is not None and vae is not None
+    image = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(9))
+    (out,) = CLIPVisionEncode().encode(clip_vision, image, "center")
+    torch.testing.assert_close(out.image_embeds, vision(pixel_values=reference_pixels(image, True)).image_embeds,
+                               atol=1e-5, rtol=1e-4)
+    with pytest.raises(ModelFileError, match=r"unCLIPCheckpointLoader: input 'ckpt_name' \(plain.safetensors\).*"
+                                             r"no CLIP vision model embedded"):
+        unCLIPCheckpointLoader().load_checkpoint("plain.safetensors")
