@@ -48,6 +48,10 @@ class ClipVisionOutput:
     def __contains__(self, key: str) -> bool:
         return hasattr(self, key)
 
+    def __cache_size__(self) -> tuple[int, int]:  # the executor's cache budget counts the tensors (all on CPU)
+        tensors = (self.image_embeds, self.last_hidden_state, self.penultimate_hidden_states)
+        return sum(t.element_size() * t.nelement() for t in tensors), 0
+
 
 def openclip_visual_to_hf(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """An OpenCLIP `visual.*` tower (prefix removed) → CLIPVisionModelWithProjection keys."""

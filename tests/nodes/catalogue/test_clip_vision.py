@@ -43,6 +43,7 @@ def test_encode_matches_transformers(folders, layout, crop):
     torch.testing.assert_close(out["last_hidden_state"], expected.last_hidden_state, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out.penultimate_hidden_states, expected.hidden_states[-2], atol=1e-5, rtol=1e-4)
     assert out.image_embeds.shape == (2, 16)
+    assert out.__cache_size__() == (4 * (2 * 16 + 2 * 2 * 17 * 32), 0)  # embeds + two [2, 17, 32] hidden states
 
 
 def test_crop_modes_differ_for_non_square_images(folders):
