@@ -86,7 +86,8 @@ def main() -> None:
     print(f"plain UNet step               {base_step * 1000:8.1f} ms   1.00x")
     print(f"step with the LoRA in place   {lora_step * 1000:8.1f} ms   {lora_step / base_step:.2f}x")
     print(f"switch patch sets (restore + patch) {switch * 1000:8.1f} ms   {switch / base_step:.2f}x of a step")
-    print(f"extra memory while patched    {patched_bytes / 2**20:8.0f} MiB  {patched_bytes / total_bytes:.2f}x of the UNet")
+    print(f"extra memory while patched    {patched_bytes / 2**20:8.0f} MiB  "
+          f"{patched_bytes / total_bytes:.2f}x of the UNet")
     print(f"parse file first / cached     {first_load * 1000:8.1f} ms / {cached_load * 1000:.3f} ms")
 
 

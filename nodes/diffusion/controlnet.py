@@ -248,7 +248,7 @@ class ControlNet:
 
     @torch.no_grad()
     def get_control(self, x_noisy: torch.Tensor, sigma: torch.Tensor, cond: dict, n_chunks: int) -> dict | None:
-        """{"down": [...], "mid": tensor}: this ControlNet's residuals (×strength) plus those of the chain before it."""
+        """{"down": [...], "mid": tensor}: this ControlNet's residuals (× strength) plus its chain's before it."""
         previous = self.previous.get_control(x_noisy, sigma, cond, n_chunks) if self.previous else None
         if self.hint is None or not self._active(float(sigma.reshape(-1)[0])):
             return previous

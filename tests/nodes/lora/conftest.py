@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-FILES = [("sd2", "kohya"), ("sd2", "peft"), ("sd1", "kohya"), ("sd1", "kohya_ldm"), ("sd1", "peft"), ("sd1", "locon"), ("sd1", "loha"), ("sd1", "lokr"),
+FILES = [("sd2", "kohya"), ("sd2", "peft"), ("sd1", "kohya"), ("sd1", "kohya_ldm"), ("sd1", "peft"), ("sd1", "locon"),
+         ("sd1", "loha"), ("sd1", "lokr"),
          ("sdxl", "kohya_ldm"), ("sdxl", "kohya"), ("sdxl", "peft"), ("sdxl", "loha")]
 
 

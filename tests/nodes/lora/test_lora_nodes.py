@@ -151,9 +151,10 @@ def test_dora_files_apply_through_the_loader(tiny_models_paths, loaded):
     model, clip = loaded("sd1")
     base = "lora_unet_down_blocks_0_attentions_0_proj_out"
     g = torch.Generator().manual_seed(0)
-    name = write(tiny_models_paths, "dora.safetensors", {f"{base}.lora_up.weight": torch.randn(32, 2, 1, 1, generator=g),
-                                                         f"{base}.lora_down.weight": torch.randn(2, 32, 1, 1, generator=g),
-                                                         f"{base}.dora_scale": torch.rand(1, 32, 1, 1, generator=g)})
+    name = write(tiny_models_paths, "dora.safetensors", {
+        f"{base}.lora_up.weight": torch.randn(32, 2, 1, 1, generator=g),
+        f"{base}.lora_down.weight": torch.randn(2, 32, 1, 1, generator=g),
+        f"{base}.dora_scale": torch.rand(1, 32, 1, 1, generator=g)})
     patched, _ = LoraLoader().load_lora(model, clip, name, 1.0, 1.0)
     assert [p.key for p in patched.patches] == ["down_blocks.0.attentions.0.proj_out.weight"]
     assert not torch.allclose(our_output(patched, "sd1"), our_output(model, "sd1"), atol=1e-3)
