@@ -1,5 +1,5 @@
 """ControlNets while sampling: a txt2img graph with ControlNetApply(Advanced) equals diffusers'
-StableDiffusionControlNetPipeline on the same tiny models, alone and stacked; start/end percent and strength.
+StableDiffusion(XL)ControlNetPipeline on the same tiny models, alone and stacked; start/end percent and strength.
 
 Both sides get the same initial latents, sigmas and integer timesteps (ComfyUI feeds the UNet the nearest table
 index; diffusers would interpolate — see tests/nodes/sampling/test_txt2img_vs_diffusers.py, which bounds that
@@ -38,8 +38,9 @@ def graph(tiny_checkpoints, apply=None, family="sd1"):
 
 
 def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
-    """StableDiffusionControlNetPipeline with our sigmas, integer timesteps, start latents and text embeddings."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionControlNetPipeline
+    """StableDiffusion(XL)ControlNetPipeline with our sigmas, integer timesteps, start latents and text embeddings."""
+    from diffusers import (EulerDiscreteScheduler, StableDiffusionControlNetPipeline,
+                           StableDiffusionXLControlNetPipeline)
 
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
@@ -54,19 +55,25 @@ def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
         scheduler.timesteps = ms.timestep(torch.as_tensor(sigmas[:-1])).float()
     scheduler.set_timesteps = aligned
     aligned()
-    components = {k: v for k, v in tiny.pipeline_components().items() if k in
-                  ("unet", "vae", "text_encoder", "tokenizer")}
-    pipe = StableDiffusionControlNetPipeline(**components, controlnet=controlnets if len(controlnets) > 1
-                                             else controlnets[0], scheduler=scheduler, safety_checker=None,
-                                             feature_extractor=None, requires_safety_checker=False)
+    positive, negative = conds
+    embeds = dict(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0])
+    controlnet = controlnets if len(controlnets) > 1 else controlnets[0]
+    if tiny.family == "sdxl":
+        pipe = StableDiffusionXLControlNetPipeline(**tiny.pipeline_components(), controlnet=controlnet,
+                                                   scheduler=scheduler)
+        embeds.update(pooled_prompt_embeds=positive[0][1]["pooled_output"],
+                      negative_pooled_prompt_embeds=negative[0][1]["pooled_output"])
+    else:
+        pipe = StableDiffusionControlNetPipeline(**tiny.pipeline_components(), controlnet=controlnet,
+                                                 scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                                 requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     start = prepare_noise(latent["samples"], SEED) * float((1 + sigmas[0] ** 2) ** 0.5)
     hints = [image.movedim(-1, 1) for image in images]
-    positive, negative = conds
-    return pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], image=hints if len(hints) > 1
-                else hints[0], controlnet_conditioning_scale=scales if len(scales) > 1 else scales[0],
-                sigmas=sigmas.tolist(), guidance_scale=CFG, latents=start / float(scheduler.init_noise_sigma),
-                output_type="latent", height=64, width=64).images
+    return pipe(**embeds, image=hints if len(hints) > 1 else hints[0],
+                controlnet_conditioning_scale=scales if len(scales) > 1 else scales[0], sigmas=sigmas.tolist(),
+                guidance_scale=CFG, latents=start / float(scheduler.init_noise_sigma), output_type="latent",
+                height=64, width=64).images
 
 
 def advanced(name_or_control, strength=1.0, start=0.0, end=1.0, image=None):
@@ -172,11 +179,15 @@ def test_strength_zero_is_a_passthrough_and_strength_scales_residuals(tiny_contr
     assert cond[0][1].get("control") is None  # the input conditioning is never changed
 
 
-def test_sdxl_controlnet_steers_sdxl_sampling(tiny_checkpoints, tiny_controlnets, tiny_models_paths):
-    name = tiny_controlnets[("sdxl", "diffusers")][0]
-    ours, *_ = graph(tiny_checkpoints, advanced(name), family="sdxl")
+@pytest.mark.parametrize("layout", ["original", "diffusers"])
+def test_sdxl_controlnet_equals_stable_diffusion_xl_controlnet_pipeline(tiny_checkpoints, tiny_controlnets,
+                                                                        tiny_models_paths, layout):
+    # sizes default to the image size (64×64, no crop) on both sides, as in the plain SDXL txt2img test
+    name, network = tiny_controlnets[("sdxl", layout)]
+    ours, model, conds, latent = graph(tiny_checkpoints, advanced(name, strength=0.7), family="sdxl")
+    theirs = pipeline_result(tiny_checkpoints["sdxl"], model, conds, latent, [network], [0.7], [hint_image()])
+    assert float((ours - theirs).abs().max()) < 1e-3
     without, *_ = graph(tiny_checkpoints, family="sdxl")
-    assert bool(torch.isfinite(ours).all()) and ours.shape == (1, 4, 8, 8)
     assert float((ours - without).abs().max()) > 0.05
 
 
