@@ -168,3 +168,22 @@ def test_open_tabs_come_back_after_a_reload(canvas):
     tabs = page.locator(".dl-tab").all_inner_texts()
     assert [t.split("×")[0].strip(" •") for t in tabs] == ["first", "second"]
     assert canvas.node("EmptyImage").locator("[data-input='width'] .dl-widget-value").inner_text() == "72"
+
+
+def test_load_image_uploads_a_file_and_shows_its_thumbnail(canvas, server):
+    page = canvas.page
+    canvas.search_add("Load Image", (300, 200))
+    node = canvas.node("LoadImage")
+    node.wait_for()
+    node.locator("input[type=file]").set_input_files(
+        files=[{"name": "upload_me.png", "mimeType": "image/png", "buffer": png_bytes({})}])
+    thumb = node.locator("img.dl-thumb")
+    thumb.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=thumb.element_handle())
+    assert node.locator(".dl-combo-button .dl-widget-value").inner_text() == "upload_me.png"
+    assert (server.base / "input" / "upload_me.png").is_file()
+    # the definitions were refreshed: the uploaded file is a known choice, not flagged as missing
+    assert "missing" not in node.locator(".dl-combo-button").get_attribute("class")
+    node.locator(".dl-combo-button").click()
+    assert "upload_me.png" in page.locator(".dl-combo-popup li").all_inner_texts()
+    canvas.screenshot("load_image_upload")

@@ -5,8 +5,14 @@ import { Canvas } from "./canvas/Canvas";
 import { Gallery } from "./panels/Gallery";
 import { QueuePanel } from "./panels/QueuePanel";
 import { Templates } from "./panels/Templates";
-import { useGraphStore } from "./store/graphStore";
+import { type Tab, useGraphStore } from "./store/graphStore";
 import { useRunStore } from "./store/runStore";
+
+/** Unchanged since saved or opened, ignoring the viewport (which moves without an undo step). */
+function sameGraph(tab: Tab): boolean {
+  const { present } = tab.history;
+  return !!tab.saved && present.nodes === tab.saved.nodes && present.links === tab.saved.links && present.groups === tab.saved.groups;
+}
 
 function Tabs() {
   const tabs = useGraphStore((s) => s.tabs);
@@ -17,7 +23,7 @@ function Tabs() {
       {tabs.map((tab) => (
         <div key={tab.id} className={`dl-tab ${tab.id === activeId ? "active" : ""}`} onClick={() => activate(tab.id)}
           onDoubleClick={() => { const name = prompt("Rename workflow", tab.name); if (name) renameTab(tab.id, name); }}>
-          {tab.name}{tab.history.past.length ? " •" : ""}
+          {tab.name}{!sameGraph(tab) ? " •" : ""}
           <button className="dl-tab-close" onClick={(e) => { e.stopPropagation(); closeTab(tab.id); }}>×</button>
         </div>
       ))}

@@ -61,6 +61,7 @@ const baseName = () => activeTab(store()).name.replace(/\.json$/i, "") || "workf
 
 export function saveWorkflow(): void {
   download(`${baseName()}.json`, currentWorkflow());
+  store().markSaved();
 }
 
 export async function exportApi(): Promise<void> {
@@ -77,8 +78,8 @@ export function openGraph(name: string, graph: Graph): void {
   s.openTab(name, graph);
   const missing = findMissing(graph, s.defs);
   if (missing.types.length)
-    s.notify("error", `Node types not on the server (kept as placeholders): ${missing.types.join(", ")}`);
-  if (missing.files.length) s.notify("error", `Files missing on the server:\n${missing.files.join("\n")}`);
+    s.notify("error", `Node types not on the server (kept as placeholders): ${missing.types.join(", ")}`, true);
+  if (missing.files.length) s.notify("error", `Files missing on the server:\n${missing.files.join("\n")}`, true);
 }
 
 export async function openFiles(files: Iterable<File>): Promise<void> {

@@ -13,6 +13,8 @@ export interface Tab {
   id: string;
   name: string;
   history: History<Graph>;
+  /** The graph as last saved or opened: the tab shows "•" while the graph differs. */
+  saved?: Graph;
   /** A new empty tab: the next opened file takes its place while it is still untouched. */
   blank?: boolean;
   /** Fit the view to the graph when shown (freshly opened files), instead of restoring the saved viewport. */
@@ -49,7 +51,9 @@ export interface GraphState {
   activate(id: string): void;
   renameTab(id: string, name: string): void;
   select(ids: string[]): void;
-  notify(level: Notice["level"], text: string): void;
+  /** A notice; `sticky` ones stay until clicked (lists the user must act on). */
+  notify(level: Notice["level"], text: string, sticky?: boolean): void;
+  markSaved(): void;
   dismiss(id: number): void;
 }
 
@@ -57,7 +61,7 @@ let counter = 0;
 const newId = () => `tab-${Date.now().toString(36)}-${++counter}`;
 
 function newTab(name: string, graph: Graph): Tab {
-  return { id: newId(), name, history: createHistory(graph) };
+  return { id: newId(), name, history: createHistory(graph), saved: graph };
 }
 
 export function activeTab(state: Pick<GraphState, "tabs" | "activeId">): Tab {
@@ -127,11 +131,12 @@ export const useGraphStore = create<GraphState>((set, get) => {
     activate: (id) => set({ activeId: id, selection: [] }),
     renameTab: (id, name) => set((s) => ({ tabs: s.tabs.map((t) => (t.id === id ? { ...t, name } : t)) })),
     select: (ids) => set({ selection: ids }),
-    notify(level, text) {
+    notify(level, text, sticky = false) {
       const notice = { id: ++counter, level, text };
       set((s) => ({ notices: [...s.notices.slice(-4), notice] }));
-      setTimeout(() => get().dismiss(notice.id), level === "error" ? 8000 : 4000);
+      if (!sticky) setTimeout(() => get().dismiss(notice.id), level === "error" ? 8000 : 4000);
     },
+    markSaved: () => updateActive((tab) => ({ ...tab, saved: tab.history.present })),
     dismiss: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
   };
 });

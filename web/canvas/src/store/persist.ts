@@ -17,7 +17,8 @@ export function restoreTabs(storage: Storage = localStorage): boolean {
     const saved = JSON.parse(text) as Saved;
     const tabs: Tab[] = saved.tabs.map((t, i) => {
       const graph = readWorkflow(t.workflow);
-      return { id: `tab-restored-${i}`, name: t.name, history: createHistory(graph), blank: !graph.nodes.length };
+      return { id: `tab-restored-${i}`, name: t.name, history: createHistory(graph), saved: graph,
+               blank: !graph.nodes.length };
     });
     if (!tabs.length) return false;
     useGraphStore.setState({ tabs, activeId: tabs[Math.min(saved.active, tabs.length - 1)]?.id ?? tabs[0].id });

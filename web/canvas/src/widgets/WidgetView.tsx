@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api, viewUrl } from "../api/client";
 import { customWidget } from "../extensions";
+import { useGraphStore } from "../store/graphStore";
 import type { WidgetSpec } from "../graph/objectInfo";
 import { filterOptions } from "./filter";
 import { dragNumber, formatNumber, hexToInt, intToHex, normalizeNumber, type NumberOptions, stepNumber } from "./numbers";
@@ -164,6 +165,8 @@ function UploadWidget({ target }: WidgetProps) {
         try {
           const result = await api.uploadImage(file);
           target.onChange(result.subfolder ? `${result.subfolder}/${result.name}` : result.name);
+          // the file is now one of the combo's choices on the server
+          useGraphStore.getState().setDefs(await api.objectInfo());
         } finally {
           setBusy(false);
         }
