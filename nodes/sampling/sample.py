@@ -57,16 +57,17 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     model.load()
     device = model.device
     ms, latent_format = model.model_sampling, model.latent_format
-    latent = latent.to(device, torch.float32)
+    raw_latent = latent.to(device, torch.float32)
+    latent = raw_latent
     if torch.count_nonzero(latent) > 0:  # an empty latent is left at zero, not scaled
         latent = latent_format.process_in(latent)
     noise = noise.to(device, torch.float32)
     sigmas = sigmas.to(device, torch.float32)
     mask = reshape_mask(denoise_mask, noise.shape).to(device) if denoise_mask is not None else None
 
-    extra_options = {}
-    if mask is not None:
-        extra_options = {"denoise_mask": mask[:, :1], "latent_image": latent}
+    # inpainting models: without InpaintModelConditioning, the noise mask and the input latent fill their extra
+    # channels (ComfyUI's rule; a conditioning's own concat_mask / concat_latent_image wins)
+    extra_options = {} if mask is None else {"concat_mask": mask[:, :1], "concat_latent_image": raw_latent}
     guider.prepare(noise.shape, extra_options)
     guider.keep_uncond = sampler.needs_uncond
     controls = guider.controls()

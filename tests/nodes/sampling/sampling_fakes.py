@@ -16,6 +16,7 @@ class FakeModel:
         self.latent_format = LatentFormat()
         self.device = torch.device("cpu")
         self.calls = []  # (batch size, context tokens, extras keys, control)
+        self.seen_options = []  # what extra_conds was given
 
     def load(self, device=None):
         pass
@@ -24,6 +25,7 @@ class FakeModel:
         return copy.copy(self)
 
     def extra_conds(self, options, latent_shape):
+        self.seen_options.append(options)
         return {"y": torch.full((1, 2), 1.0 if options.get("prompt_type") == "positive" else -1.0)}
 
     def unet_forward(self, x, timestep, context, extras, control=None):

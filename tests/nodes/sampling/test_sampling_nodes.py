@@ -188,3 +188,19 @@ def test_model_sampling_discrete_patches_a_clone(fake_model):
     assert bool(torch.isfinite(out["samples"]).all())
     with pytest.raises(ValueError, match="ModelSamplingDiscrete: input 'sampling' must be one of"):
         n.ModelSamplingDiscrete().patch(fake_model, "img_to_img", False)
+
+
+def test_a_noise_mask_fills_inpainting_channels_unless_the_conditioning_has_its_own(fake_model):
+    original = torch.randn(1, 4, 8, 8)
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., :32] = 1.0
+    own = torch.ones(1, 1, 8, 8)
+    n.KSampler().sample(fake_model, 1, 2, 2.0, "euler", "normal", cond(0.3, concat_mask=own), cond(-0.3),
+                        {"samples": original, "noise_mask": mask})
+    positive, negative = fake_model.seen_options
+    assert positive["concat_mask"] is own and torch.equal(positive["concat_latent_image"], original)
+    assert negative["concat_mask"].shape == (1, 1, 8, 8) and float(negative["concat_mask"][..., :4].min()) == 1.0
+    assert negative["width"] == 64 and negative["prompt_type"] == "negative"
+    fake_model.seen_options.clear()
+    ksampler(fake_model, steps=2)
+    assert all("concat_mask" not in options for options in fake_model.seen_options)
