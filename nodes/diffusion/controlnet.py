@@ -113,14 +113,13 @@ def _original_layout(state_dict: dict, path: Path) -> dict:
     if "lora_controlnet" in state_dict:
         raise ModelFileError(f"{path}: a Control-LoRA, which diffloom does not support; expected a ControlNet")
     raise ModelFileError(f"{path}: not a ControlNet (no 'control_model.zero_convs.0.0.weight' or "
-                         "'controlnet_cond_embedding.conv_in.weight'); T2I-adapters and non-SD ControlNets are "
-                         "not supported")
+                         "'controlnet_cond_embedding.conv_in.weight'); ControlNets of non-SD families are not "
+                         "supported")
 
 
 def _add_base_weights(original: dict, base_model, path: Path) -> dict:
     """A "diff" ControlNet stores its difference to the base UNet: add the base weights back."""
     from nodes.diffusion.convert_unet import unet_key_map
-
     from nodes.diffusion.patching import restore_weights
 
     unet = base_model.unet
