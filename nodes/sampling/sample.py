@@ -68,6 +68,7 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     # inpainting models: without InpaintModelConditioning, the noise mask and the input latent fill their extra
     # channels (ComfyUI's rule; a conditioning's own concat_mask / concat_latent_image wins)
     extra_options = {} if mask is None else {"concat_mask": mask[:, :1], "concat_latent_image": raw_latent}
+    extra_options["seed"] = seed  # e.g. unCLIP's noise augmentation draws from it
     guider.prepare(noise.shape, extra_options)
     guider.keep_uncond = sampler.needs_uncond
     controls = guider.controls()

@@ -125,3 +125,53 @@ def test_inpainting_with_a_noise_mask_equals_inpaint_pipeline(tiny_checkpoints, 
     assert float((ours_scaled - theirs).abs().max()) < 1e-3
     assert torch.allclose(ours_scaled[..., :2, :], source[..., :2, :] * scale, atol=1e-4)  # kept region
     assert float((ours_scaled[..., 2:6, 3:] - source[..., 2:6, 3:] * scale).abs().max()) > 0.1  # repainted
+
+
+@pytest.mark.slow
+def test_inpainting_model_equals_inpaint_pipeline(tmp_path):
+    """A 9-channel inpainting checkpoint: mask and masked-image latent from the conditioning (as
+    InpaintModelConditioning sets them) go into the extra input channels like the pipeline's."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionInpaintPipeline
+    from tiny_models import write_tiny
+
+    from nodes import paths
+    from nodes.sampling.noise import prepare_noise
+    from nodes.sampling.sample import ksampler_sigmas
+    from nodes.stages.loaders import CheckpointLoaderSimple
+    from nodes.stages.sampling import KSampler
+
+    torch.set_num_threads(1)
+    tiny = write_tiny("sd1", tmp_path / "models" / "checkpoints", inpaint=True)
+    previous = paths._default
+    paths.configure(paths.Paths.create(tmp_path))
+    try:
+        model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
+    finally:
+        paths._default = previous
+    assert model.in_channels == 9
+    scale = model.latent_format.scale_factor
+    masked_image = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(6)) * 4  # raw latent
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 8:40, 16:56] = 1.0
+    extra = {"concat_latent_image": masked_image, "concat_mask": mask}
+    positive, negative = _encode(clip)
+    positive = [[positive[0][0], {**positive[0][1], **extra}]]
+    negative = [[negative[0][0], {**negative[0][1], **extra}]]
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    (ours,) = KSampler().sample(model, SEED, 5, CFG, "euler", "normal", positive, negative, latent, 1.0)
+
+    ms = model.model_sampling
+    sigmas = ksampler_sigmas(ms, "euler", "normal", 5, 1.0)
+    scheduler = _with_timesteps(EulerDiscreteScheduler, ms.timestep(sigmas[:-1]).float())(**SCHEDULER)
+    pipe = StableDiffusionInpaintPipeline(**tiny.pipeline_components(), scheduler=scheduler, safety_checker=None,
+                                          feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    scheduler.set_timesteps(sigmas=sigmas)
+    start = prepare_noise(latent["samples"], SEED) * float((1 + sigmas[0] ** 2) ** 0.5) / float(
+        scheduler.init_noise_sigma)
+    theirs = pipe(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0], image=latent["samples"],
+                  mask_image=mask, masked_image_latents=masked_image * scale, latents=start, strength=1.0,
+                  sigmas=sigmas.tolist(), guidance_scale=CFG, height=64, width=64, output_type="latent").images
+    ours_scaled = ours["samples"] * scale
+    assert float((ours_scaled - theirs).abs().max()) < 1e-3
+    assert float(theirs.std()) > 0.1
