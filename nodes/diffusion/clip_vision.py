@@ -219,7 +219,12 @@ def noise_augment(embeds: torch.Tensor, augmentation: float,
 
 
 def unclip_pooled(unclip_conditioning: list[dict], width: int, seed: int | None = None) -> torch.Tensor:
-    """The `[1,width]` vector that replaces the pooled text of SDXL (revision) from `unclip_conditioning`.
+    """The `[1,width]` vector that replaces the pooled text of SDXL (revision): the noised embeddings."""
+    return unclip_adm(unclip_conditioning, width, seed)[:, :width]
+
+
+def unclip_adm(unclip_conditioning: list[dict], width: int, seed: int | None = None) -> torch.Tensor:
+    """`[1, 2·width]`: noised image embeddings ⊕ their noise-level embedding, from `unclip_conditioning`.
 
     Each image embedding is noise-augmented and weighted by its strength; several are summed and augmented again
     at level 0. The noise is seeded (sampler seed − 10 when known, else 0) so runs repeat.
@@ -236,6 +241,5 @@ def unclip_pooled(unclip_conditioning: list[dict], width: int, seed: int | None 
             adm.append(torch.cat([noised, level], dim=1) * entry["strength"])
     if len(adm) > 1:
         summed = torch.stack(adm).sum(0)[:, :width]
-        noised, level = noise_augment(summed, 0.0, generator)
-        return noised
-    return adm[0][:, :width]
+        return torch.cat(noise_augment(summed, 0.0, generator), dim=1)
+    return adm[0]

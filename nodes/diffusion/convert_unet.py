@@ -24,8 +24,10 @@ def unet_block_prefixes(config: dict) -> list[tuple[str, str, bool]]:
         raise ValueError("only a uniform layers_per_block is supported")
     down_attn = [kind.startswith("CrossAttn") for kind in config["down_block_types"]]
     up_attn = [kind.startswith("CrossAttn") for kind in config["up_block_types"]]
+    # label_emb is SDXL's size/pooled-text embedding, or unCLIP's image-vector projection (class_embed_type)
+    label = "class_embedding" if config.get("class_embed_type") == "projection" else "add_embedding"
     pairs = [("time_embed.0.", "time_embedding.linear_1.", False), ("time_embed.2.", "time_embedding.linear_2.", False),
-             ("label_emb.0.0.", "add_embedding.linear_1.", False), ("label_emb.0.2.", "add_embedding.linear_2.", False),
+             ("label_emb.0.0.", f"{label}.linear_1.", False), ("label_emb.0.2.", f"{label}.linear_2.", False),
              ("input_blocks.0.0.", "conv_in.", False), ("out.0.", "conv_norm_out.", False),
              ("out.2.", "conv_out.", False),
              ("middle_block.0.", "mid_block.resnets.0.", True), ("middle_block.1.", "mid_block.attentions.0.", False),

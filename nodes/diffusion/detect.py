@@ -120,7 +120,9 @@ def unet_config_from_shapes(shapes: dict, prefix: str) -> tuple[dict, str]:
         "norm_num_groups": NORM_GROUPS, "flip_sin_to_cos": True, "freq_shift": 0,
         "time_embedding_dim": shapes[p + "time_embed.0.weight"][0],
     }
-    if adm:
+    if adm and family == "sd2":  # unCLIP: the image vector is projected and added to the time embedding
+        config.update(class_embed_type="projection", projection_class_embeddings_input_dim=adm[1])
+    elif adm:
         config.update(addition_embed_type="text_time", addition_time_embed_dim=TIME_ID_WIDTH,
                       projection_class_embeddings_input_dim=adm[1])
     return config, family
@@ -131,6 +133,8 @@ def _unet_family(use_linear: bool, adm: int | None, context_dim: int) -> str:
         return "sd2" if use_linear else "sd1"
     if adm == context_dim + 5 * TIME_ID_WIDTH:  # refiner: pooled CLIP-G (= context) + size, crop, aesthetic
         return "sdxl_refiner"
+    if use_linear and ((context_dim == 1024 and adm in (1536, 2048)) or adm == 2 * context_dim):
+        return "sd2"  # SD2.1 unCLIP (L or H): an image embedding and its noise-level embedding
     if adm > 6 * TIME_ID_WIDTH and use_linear:  # base: pooled CLIP-G + size, crop, target size
         return "sdxl"
     raise UnknownModelError(f"UNet with a {adm}-wide class embedding (unCLIP or another unsupported variant)")

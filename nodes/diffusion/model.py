@@ -58,6 +58,8 @@ class DiffusionModel(DeviceResident):
             extras["time_ids"] = self._time_ids(options)
         if self.in_channels > self.latent_format.channels:
             extras["c_concat"] = self._concat(options, latent_shape)
+        if self.unet.config.get("class_embed_type") == "projection":  # SD2.1 unCLIP
+            extras["class_labels"] = self._unclip_vector(options)
         if options.get("gligen"):
             from nodes.diffusion.gligen import gligen_objects
 
@@ -76,6 +78,15 @@ class DiffusionModel(DeviceResident):
         if pooled is None:
             return torch.zeros(1, width)
         return pooled.reshape(1, -1).float()
+
+    def _unclip_vector(self, options: dict) -> torch.Tensor:
+        """unCLIP's class input: noised image embeddings ⊕ noise-level embedding (zeros without an image)."""
+        from nodes.diffusion.clip_vision import unclip_adm
+
+        width = self.unet.config.projection_class_embeddings_input_dim
+        if not options.get("unclip_conditioning"):
+            return torch.zeros(1, width)
+        return unclip_adm(options["unclip_conditioning"], width // 2, options.get("seed"))
 
     def _time_ids(self, options: dict) -> torch.Tensor:
         width = options.get("width", SDXL_DEFAULT_SIZE)
@@ -124,6 +135,7 @@ class DiffusionModel(DeviceResident):
         extras = dict(extras or {})
         concat = extras.pop("c_concat", None)
         gligen_objs = extras.pop("gligen_objs", None)
+        class_labels = extras.pop("class_labels", None)
         sample = x if concat is None else torch.cat([x, concat.to(x)], dim=1)
         added = {k: v.to(device, dtype) for k, v in extras.items()} or None
         kwargs = {}
@@ -134,6 +146,8 @@ class DiffusionModel(DeviceResident):
                 kwargs["mid_block_additional_residual"] = control["mid"].to(device, dtype)
             if control.get("intrablock") is not None:  # T2I-Adapter features (a fresh list: diffusers pops it)
                 kwargs["down_intrablock_additional_residuals"] = [t.to(device, dtype) for t in control["intrablock"]]
+        if class_labels is not None:
+            kwargs["class_labels"] = class_labels.to(device, dtype)
         if gligen_objs is not None:  # GLIGEN boxes: the fusers were lent to the UNet by extra_conds
             kwargs["cross_attention_kwargs"] = {"gligen": {"objs": gligen_objs.to(device, dtype)}}
         timestep = torch.as_tensor(timestep, device=device).float().reshape(-1).expand(x.shape[0])

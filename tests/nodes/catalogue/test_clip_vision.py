@@ -208,3 +208,53 @@ def test_unclip_checkpoint_loader_returns_the_embedded_vision_model(folders):
     with pytest.raises(ModelFileError, match=r"unCLIPCheckpointLoader: input 'ckpt_name' \(plain.safetensors\).*"
                                              r"no CLIP vision model embedded"):
         unCLIPCheckpointLoader().load_checkpoint("plain.safetensors")
+
+
+def write_tiny_unclip(folder, seed=0):
+    """A tiny SD2.1-unCLIP-style checkpoint: SD2 parts, a UNet with a projected image-vector input, and an
+    embedded OpenCLIP vision tower whose embeddings are as wide as the text context."""
+    from diffusers import UNet2DConditionModel
+
+    from tests.nodes.catalogue.tiny_catalogue import openclip_visual_layout, tiny_vision_model
+    from tests.tiny_models import H_WIDTH, build_tiny, tiny_unet_config, unet_original
+
+    state, components = build_tiny("sd2", seed)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**tiny_unet_config("sd2"), class_embed_type="projection",
+                                projection_class_embeddings_input_dim=2 * H_WIDTH).eval().requires_grad_(False)
+    state = {k: v for k, v in state.items() if not k.startswith("model.diffusion_model.")}
+    state.update({"model.diffusion_model." + k: v for k, v in unet_original(unet).items()})
+    vision = tiny_vision_model(seed=seed + 5, projection_dim=H_WIDTH, width=H_WIDTH)
+    state.update({"embedder.model." + k: v for k, v in openclip_visual_layout(vision).items()})
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "unclip.safetensors"))
+    return unet, vision
+
+
+def test_sd2_unclip_model_takes_the_noised_image_vector_as_class_input(folders):
+    from nodes.stages.clip_vision import unCLIPCheckpointLoader
+
+    unet, vision = write_tiny_unclip(folders.models_dir / "checkpoints")
+    model, clip, _, clip_vision = unCLIPCheckpointLoader().load_checkpoint("unclip.safetensors")
+    assert model.family == "sd2" and model.unet.config.class_embed_type == "projection"
+    image = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(10))
+    (encoded,) = CLIPVisionEncode().encode(clip_vision, image, "none")
+    (conditioning,) = unCLIPConditioning().apply_adm(clip.encode("a cat"), encoded, 0.8, 0.25)
+    context, options = conditioning[0]
+    extras = model.extra_conds(options, (1, 4, 8, 8))
+    # independent: ᾱ at level round(999·0.25) = 250, sinusoidal embedding cos ⊕ sin, noise from seed 0
+    embeds = vision(pixel_values=reference_pixels(image, False)).image_embeds
+    a = alpha_bar(250)
+    noise = torch.randn(embeds.shape, generator=torch.Generator().manual_seed(0))
+    freqs = torch.exp(-math.log(10000) * torch.arange(embeds.shape[-1] // 2) / (embeds.shape[-1] // 2))
+    level = torch.cat([torch.cos(250 * freqs), torch.sin(250 * freqs)])[None]
+    expected = 0.8 * torch.cat([math.sqrt(a) * embeds + math.sqrt(1 - a) * noise, level], dim=1)
+    torch.testing.assert_close(extras["class_labels"], expected, atol=1e-5, rtol=1e-4)
+
+    x, timestep = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(11)), torch.tensor([300.0])
+    ours = model.unet_forward(x, timestep, context, extras)
+    reference = unet(x, timestep, encoder_hidden_states=context, class_labels=expected).sample
+    torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+    # without an image prompt the class input is zero
+    plain = model.extra_conds(clip.encode("a cat")[0][1], (1, 4, 8, 8))["class_labels"]
+    assert plain.shape == (1, 128) and not plain.any()
