@@ -220,16 +220,18 @@ def noise_augment(embeds: torch.Tensor, augmentation: float,
 
 def unclip_pooled(unclip_conditioning: list[dict], width: int, seed: int | None = None) -> torch.Tensor:
     """The `[1,width]` vector that replaces the pooled text of SDXL (revision): the noised embeddings."""
-    return unclip_adm(unclip_conditioning, width, seed)[:, :width]
+    return unclip_adm(unclip_conditioning, width, seed, merge_augmentation=0.0)[:, :width]
 
 
-def unclip_adm(unclip_conditioning: list[dict], width: int, seed: int | None = None) -> torch.Tensor:
+def unclip_adm(unclip_conditioning: list[dict], width: int, seed: int | None = None,
+               merge_augmentation: float = 0.05) -> torch.Tensor:
     """`[1, 2·width]`: noised image embeddings ⊕ their noise-level embedding, from `unclip_conditioning`.
 
     Each image embedding is noise-augmented and weighted by its strength; several are summed and augmented again
-    at level 0. The noise is seeded (sampler seed − 10 when known, else 0) so runs repeat.
+    at `merge_augmentation` (SD2.1 unCLIP 0.05, SDXL revision 0). Every draw uses the same seed (sampler seed − 10
+    when known, else 0), as in ComfyUI, so runs repeat.
     """
-    generator = torch.Generator().manual_seed(((seed if seed is not None else 10) - 10) % 2 ** 63)
+    seed = ((seed if seed is not None else 10) - 10) % 2 ** 63
     adm = []
     for entry in unclip_conditioning:
         for embeds in entry["clip_vision_output"].image_embeds.float():
@@ -237,9 +239,9 @@ def unclip_adm(unclip_conditioning: list[dict], width: int, seed: int | None = N
             if embeds.shape[-1] != width:
                 raise ValueError(f"unCLIPConditioning: the CLIP vision model gives {embeds.shape[-1]}-wide image "
                                  f"embeddings, this model needs {width} (SDXL revision uses clip_vision_g)")
-            noised, level = noise_augment(embeds, entry["noise_augmentation"], generator)
+            noised, level = noise_augment(embeds, entry["noise_augmentation"], torch.Generator().manual_seed(seed))
             adm.append(torch.cat([noised, level], dim=1) * entry["strength"])
     if len(adm) > 1:
         summed = torch.stack(adm).sum(0)[:, :width]
-        return torch.cat(noise_augment(summed, 0.0, generator), dim=1)
+        return torch.cat(noise_augment(summed, merge_augmentation, torch.Generator().manual_seed(seed)), dim=1)
     return adm[0]

@@ -258,3 +258,21 @@ def test_sd2_unclip_model_takes_the_noised_image_vector_as_class_input(folders):
     # without an image prompt the class input is zero
     plain = model.extra_conds(clip.encode("a cat")[0][1], (1, 4, 8, 8))["class_labels"]
     assert plain.shape == (1, 128) and not plain.any()
+
+
+def test_several_image_prompts_are_summed_and_noised_again():
+    from nodes.diffusion.clip_vision import unclip_adm, unclip_pooled
+
+    first, second = torch.randn(1, 8, generator=torch.Generator().manual_seed(12)), torch.ones(1, 8)
+    entries = [{"clip_vision_output": fake_output(e), "strength": s, "noise_augmentation": 0.0}
+               for e, s in ((first, 0.5), (second, 2.0))]
+    noise = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))  # the same draw for every image
+    a0 = alpha_bar(0)
+    summed = sum(s * (math.sqrt(a0) * e + math.sqrt(1 - a0) * noise) for e, s in ((first, 0.5), (second, 2.0)))
+    torch.testing.assert_close(unclip_pooled(entries, 8), math.sqrt(a0) * summed + math.sqrt(1 - a0) * noise,
+                               atol=1e-4, rtol=1e-5)
+    a50 = alpha_bar(50)  # SD2.1 unCLIP merges at noise level round(999 · 0.05)
+    merged = unclip_adm(entries, 8)
+    torch.testing.assert_close(merged[:, :8], math.sqrt(a50) * summed + math.sqrt(1 - a50) * noise,
+                               atol=1e-4, rtol=1e-5)
+    assert merged.shape == (1, 16)
