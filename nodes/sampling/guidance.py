@@ -307,15 +307,16 @@ class Guider:
         sides = {name: cond for name, cond in self.original.items() if cond is not None}
         for name, cond in sides.items():
             check_conditioning(name, cond)
-        both = "positive" in sides and "negative" in sides
-        if both:
-            sides["negative"] = share_gligen_with_uncond(sides["positive"], sides["negative"])
+        # GLIGEN boxes and "apply to both" ControlNets of the positive side reach the other sides
+        others = [name for name in sides if name != "positive"] if "positive" in sides else []
+        for name in others:
+            sides[name] = share_gligen_with_uncond(sides["positive"], sides[name])
         self.prepared = {name: prepare_side(self.model, cond, latent_shape, name, extra_options)
                          for name, cond in sides.items()}
         self._batch_inputs = {}
         add_opposite_areas(list(self.prepared.values()))
-        if both:
-            self.prepared["negative"] = share_control_with_uncond(self.prepared["positive"], self.prepared["negative"])
+        for name in others:
+            self.prepared[name] = share_control_with_uncond(self.prepared["positive"], self.prepared[name])
 
     def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, seed=None):
         """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample`); returns the raw samples."""
@@ -331,26 +332,60 @@ class Guider:
                     seen.append(cond.control)
         return seen
 
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        positive, negative = self.prepared.get("positive"), self.prepared.get("negative")
+    def _cfg1_shortcut(self, scale: float) -> bool:
+        """Whether a side whose weight is `scale` == 1 may be skipped (ComfyUI's cfg-1 optimisation)."""
+        return (math.isclose(scale, 1.0) and not self.keep_uncond
+                and not self.model_options.get("disable_cfg1_optimization", False))
+
+    def predict(self, x: torch.Tensor, sigma: torch.Tensor, sides: list[str | None]) -> list[torch.Tensor]:
+        """The named sides' predictions (a None or missing side predicts zeros, unevaluated)."""
+        return predict(self.model, x, sigma, [self.prepared.get(name) if name else None for name in sides],
+                       self._batch_inputs)
+
+    def cfg_function(self, cond_pred, uncond_pred, scale: float, x, sigma) -> torch.Tensor:
+        """uncond + (cond − uncond)·scale, through the model's sampler_cfg/post_cfg hooks when it has them."""
         options = self.model_options
-        skip_uncond = negative is None or (math.isclose(self.cfg, 1.0) and not self.keep_uncond
-                                           and not options.get("disable_cfg1_optimization", False))
-        cond_pred, uncond_pred = predict(self.model, x, sigma, [positive, None if skip_uncond else negative],
-                                         self._batch_inputs)
         self.last_uncond = uncond_pred
         if "sampler_cfg_function" in options:
-            args = {"cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": self.cfg, "timestep": sigma,
+            args = {"cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": scale, "timestep": sigma,
                     "input": x, "sigma": sigma, "cond_denoised": cond_pred, "uncond_denoised": uncond_pred,
                     "model": self.model, "model_options": options}
             result = x - options["sampler_cfg_function"](args)
         else:
-            result = uncond_pred + (cond_pred - uncond_pred) * self.cfg
+            result = uncond_pred + (cond_pred - uncond_pred) * scale
         for post in options.get("sampler_post_cfg_function", []):
-            result = post({"denoised": result, "cond": positive, "uncond": negative, "model": self.model,
+            result = post({"denoised": result, "cond": self.prepared.get("positive"),
+                           "uncond": self.prepared.get("negative"), "model": self.model,
                            "uncond_denoised": uncond_pred, "cond_denoised": cond_pred, "sigma": sigma,
-                           "model_options": options, "input": x, "cond_scale": self.cfg})
+                           "model_options": options, "input": x, "cond_scale": scale})
         return result
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        negative = None if self._cfg1_shortcut(self.cfg) else "negative"
+        cond_pred, uncond_pred = self.predict(x, sigma, ["positive", negative])
+        return self.cfg_function(cond_pred, uncond_pred, self.cfg, x, sigma)
+
+
+class DualCFGGuider(Guider):
+    """Two guidance scales: cond1 against cond2 (cfg_conds) and cond2 against the negative (cfg_cond2_negative);
+    "nested" applies the first inside the second."""
+
+    def __init__(self, model, cond1, cond2, negative, cfg_conds: float, cfg_cond2_negative: float,
+                 nested: bool = False):
+        middle = [[c, {**options, "prompt_type": "negative"}] for c, options in cond2] if cond2 is not None else None
+        super().__init__(model, cfg_conds, positive=cond1, middle=middle, negative=negative)
+        self.cfg2, self.nested = float(cfg_cond2_negative), nested
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        if self.nested:
+            negative, middle, positive = self.predict(x, sigma, ["negative", "middle", "positive"])
+            text = self.cfg_function(positive, middle, self.cfg, x, sigma)
+            return negative + (text - negative) * self.cfg2
+        negative = None if self._cfg1_shortcut(self.cfg2) else "negative"
+        middle = None if negative is None and self._cfg1_shortcut(self.cfg) else "middle"
+        negative_pred, middle_pred, positive_pred = self.predict(x, sigma, [negative, middle, "positive"])
+        return self.cfg_function(middle_pred, negative_pred, self.cfg2, x, sigma) + (
+            positive_pred - middle_pred) * self.cfg
 
 
 def cfg_guider(model, positive, negative, cfg: float) -> Guider:

@@ -4,15 +4,16 @@ parameters exposed, more sigma schedules, and SIGMAS editing. Torch-free at impo
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from nodes.stages.sampling import CUSTOM, SIGMA_LIMIT, STEPS
+from nodes.stages.sampling import CFG, CUSTOM, SIGMA_LIMIT, STEPS, _combo
 
 SAMPLERS_CATEGORY = "sampling/custom_sampling/samplers"
 SCHEDULERS_CATEGORY = "sampling/custom_sampling/schedulers"
 SIGMAS_CATEGORY = "sampling/custom_sampling/sigmas"
 ETA = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01, "round": False})
 S_NOISE = ETA
-NOISE_DEVICE = (["gpu", "cpu"],)
+NOISE_DEVICE = _combo(["gpu", "cpu"])
 SIGMA_MAX = ("FLOAT", {"default": 14.614642, **SIGMA_LIMIT})
 SIGMA_MIN = ("FLOAT", {"default": 0.0291675, **SIGMA_LIMIT})
 
@@ -85,7 +86,7 @@ class SamplerDPMPP_SDE(_SamplerNode):
 class SamplerDPMPP_2M_SDE(_SamplerNode):
     """dpmpp_2m_sde with its correction (midpoint/heun), η, noise scale and noise device."""
 
-    INPUTS = {"solver_type": (["midpoint", "heun"],), "eta": ETA, "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
+    INPUTS = {"solver_type": _combo(["midpoint", "heun"]), "eta": ETA, "s_noise": S_NOISE, "noise_device": NOISE_DEVICE}
 
     def get_sampler(self, solver_type, eta, s_noise, noise_device):
         name = "dpmpp_2m_sde" if noise_device == "cpu" else "dpmpp_2m_sde_gpu"
@@ -183,6 +184,54 @@ class SetFirstSigma(_SigmasNode):
         return (sigmas,)
 
 
+class ExtendIntermediateSigmas(_SigmasNode):
+    """Insert `steps − 1` extra sigmas into every step whose σ lies in [end_at_sigma, start_at_sigma]
+    (start −1 = no upper bound), spaced linearly, or eased with cosine/sine."""
+
+    CATEGORY = SIGMAS_CATEGORY
+    INPUTS = {"sigmas": ("SIGMAS",), "steps": ("INT", {"default": 2, "min": 1, "max": 100}),
+              "start_at_sigma": _float(-1.0, -1.0, 20000.0, 0.01), "end_at_sigma": _float(12.0, 0.0, 20000.0, 0.01),
+              "spacing": _combo(["linear", "cosine", "sine"])}
+    FUNCTION = "extend"
+
+    def extend(self, sigmas, steps, start_at_sigma, end_at_sigma, spacing):
+        import torch
+
+        start_at_sigma = float("inf") if start_at_sigma < 0 else start_at_sigma
+        fractions = torch.linspace(0, 1, steps + 1)[1:-1]
+        fractions = {"linear": fractions, "cosine": torch.sin(fractions * math.pi / 2),
+                     "sine": 1 - torch.cos(fractions * math.pi / 2)}[spacing]
+        values = []
+        for sigma, sigma_next in zip(sigmas[:-1].tolist(), sigmas[1:].tolist()):
+            values.append(sigma)
+            if end_at_sigma <= sigma <= start_at_sigma:
+                values.extend((fractions * (sigma_next - sigma) + sigma).tolist())
+        if len(sigmas) > 0:
+            values.append(float(sigmas[-1]))
+        return (torch.tensor(values, dtype=torch.float32),)
+
+
+class DualCFGGuider:
+    """GUIDER with two scales: cond1 against cond2, and cond2 against the negative ("nested": one inside the
+    other)."""
+
+    RELATIVE_PYTHON_MODULE = CUSTOM
+    CATEGORY = "sampling/custom_sampling/guiders"
+    RETURN_TYPES = ("GUIDER",)
+    FUNCTION = "get_guider"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "cond1": ("CONDITIONING",), "cond2": ("CONDITIONING",),
+                             "negative": ("CONDITIONING",), "cfg_conds": CFG, "cfg_cond2_negative": CFG,
+                             "style": _combo(["regular", "nested"])}}
+
+    def get_guider(self, model, cond1, cond2, negative, cfg_conds, cfg_cond2_negative, style="regular"):
+        from nodes.sampling.guidance import DualCFGGuider as Guider
+
+        return (Guider(model, cond1, cond2, negative, cfg_conds, cfg_cond2_negative, nested=style == "nested"),)
+
+
 class ManualSigmas(_SigmasNode):
     """SIGMAS typed as a list of numbers ("14.6, 7, 3.5, 0")."""
 
@@ -255,4 +304,4 @@ class AddNoise:
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     SamplerEulerAncestral, SamplerDPMPP_2S_Ancestral, SamplerLMS, SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE,
     SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler, BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas,
-    SetFirstSigma, ManualSigmas, SamplingPercentToSigma, AddNoise)}
+    SetFirstSigma, ExtendIntermediateSigmas, ManualSigmas, SamplingPercentToSigma, AddNoise, DualCFGGuider)}

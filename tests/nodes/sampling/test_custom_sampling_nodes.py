@@ -84,3 +84,29 @@ def test_add_noise_scales_seeded_noise_by_the_sigma_span(fake_model):
     expected = (0.18215 + noise.generate_noise(latent) * 4.0) / 0.18215
     assert torch.allclose(out["samples"], expected, atol=1e-4) and out["batch_index"] == [1]
     assert c.AddNoise().add_noise(fake_model, noise, torch.zeros(0), latent)[0] is latent
+
+
+def test_extend_intermediate_sigmas():
+    sigmas = torch.tensor([14.0, 10.0, 4.0, 0.0])
+    (out,) = c.ExtendIntermediateSigmas().extend(sigmas, 2, -1.0, 5.0, "linear")
+    assert out.tolist() == pytest.approx([14.0, 12.0, 10.0, 7.0, 4.0, 0.0])
+    (eased,) = c.ExtendIntermediateSigmas().extend(sigmas, 3, 12.0, 0.0, "cosine")
+    assert len(eased) == 8 and float(eased[0]) == 14.0  # 14 is above start_at_sigma: not extended
+
+
+def test_dual_cfg_guider(fake_model):
+    from test_guidance import denoised_by_hand
+
+    x, sigma = torch.randn(1, 4, 8, 8), torch.tensor(2.0)
+    pos, mid, neg = (denoised_by_hand(fake_model, x, sigma, v) for v in (1.0, 0.5, -1.0))
+    (regular,) = c.DualCFGGuider().get_guider(fake_model, cond(1.0), cond(0.5), cond(-1.0), 3.0, 2.0, "regular")
+    regular.prepare(x.shape)
+    assert torch.allclose(regular(x, sigma), neg + (mid - neg) * 2.0 + (pos - mid) * 3.0, atol=1e-4)
+    (nested,) = c.DualCFGGuider().get_guider(fake_model, cond(1.0), cond(0.5), cond(-1.0), 3.0, 2.0, "nested")
+    nested.prepare(x.shape)
+    assert torch.allclose(nested(x, sigma), neg + (mid + (pos - mid) * 3.0 - neg) * 2.0, atol=1e-4)
+    fake_model.calls.clear()
+    (plain,) = c.DualCFGGuider().get_guider(fake_model, cond(1.0), cond(0.5), cond(-1.0), 1.0, 1.0, "regular")
+    plain.prepare(x.shape)
+    assert torch.allclose(plain(x, sigma), pos, atol=1e-5) and [call[0] for call in fake_model.calls] == [1]
+    assert all(o["prompt_type"] == "negative" for o in fake_model.seen_options[-2:])  # cond2 and negative
