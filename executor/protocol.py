@@ -45,6 +45,24 @@ def find_input(declared: dict, name: str) -> tuple[str | None, Any]:
     return None, None
 
 
+def with_dynamic_inputs(declared: dict, inputs: dict) -> dict:
+    """`declared` plus, for each V3 dynamic combo, the inputs of the option `inputs` chose, named
+    `<combo>.<input>` (optional when the combo itself is optional), so they are validated like any other."""
+    extra: dict[str, dict] = {"required": {}, "optional": {}}
+    for category in ("required", "optional"):
+        for name, spec in declared[category].items():
+            if spec_type(spec) != "COMFY_DYNAMICCOMBO_V3":
+                continue
+            chosen = next((o for o in spec_options(spec).get("options") or [] if o.get("key") == inputs.get(name)), {})
+            for sub_category, entries in (chosen.get("inputs") or {}).items():
+                target = "required" if category == sub_category == "required" else "optional"
+                extra[target].update({f"{name}.{sub}": sub_spec for sub, sub_spec in (entries or {}).items()})
+    if not extra["required"] and not extra["optional"]:
+        return declared
+    return {**declared, "required": {**declared["required"], **extra["required"]},
+            "optional": {**declared["optional"], **extra["optional"]}}
+
+
 def return_types(cls: type) -> tuple:
     return tuple(getattr(cls, "RETURN_TYPES", ()) or ())
 

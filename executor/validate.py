@@ -10,7 +10,7 @@ from typing import Any, Generator, Mapping
 from executor.blocker import ExecutionBlocker
 from executor.calls import gather_inputs, map_sync
 from executor.protocol import full_type_name, input_types, is_output_node, return_types, spec_options, \
-    spec_type, validate_signature
+    spec_type, validate_signature, with_dynamic_inputs
 
 # (valid, reasons, node_id), as ComfyUI memoizes it per node
 NodeVerdict = tuple[bool, list, str]
@@ -104,7 +104,7 @@ class _Validator:
         inputs = node.setdefault("inputs", {})
         if cls not in self.declared:
             self.declared[cls] = input_types(cls)
-        declared = self.declared[cls]
+        declared = with_dynamic_inputs(self.declared[cls], inputs)
         validate_names, validate_kwargs = validate_signature(cls)
         errors: list[dict] = []
         valid = True

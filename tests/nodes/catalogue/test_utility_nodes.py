@@ -131,3 +131,33 @@ def test_conditioning_set_area_strength_copies_options():
     (out,) = ConditioningSetAreaStrength().append(conditioning, 0.4)
     assert out[0][1] == {"area": (8, 8, 0, 0), "strength": 0.4}
     assert conditioning[0][1] == {"area": (8, 8, 0, 0)}
+
+
+def resize_prompt(**inputs):
+    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 8, "batch_size": 1, "color": 0}},
+            "2": {"class_type": "ResizeImageMaskNode", "inputs": {"input": ["1", 0], "scale_method": "area",
+                                                                   **inputs}},
+            "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 0]}}}
+
+
+@pytest.mark.parametrize("inputs,error,name", [
+    ({"resize_type": "scale dimensions", "resize_type.width": -4, "resize_type.height": 4,
+      "resize_type.crop": "center"}, "value_smaller_than_min", "resize_type.width"),
+    ({"resize_type": "scale dimensions", "resize_type.width": 4, "resize_type.crop": "center"},
+     "required_input_missing", "resize_type.height"),
+    ({"resize_type": "scale by multiplier", "resize_type.multiplier": 20.0}, "value_bigger_than_max",
+     "resize_type.multiplier"),
+    ({"resize_type": "scale dimensions", "resize_type.width": 4, "resize_type.height": 4,
+      "resize_type.crop": "middle"}, "value_not_in_list", "resize_type.crop"),
+])
+def test_the_chosen_options_inputs_are_validated(inputs, error, name):
+    result = validate_prompt(resize_prompt(**inputs), nodes.NODE_CLASS_MAPPINGS)
+    assert not result.ok
+    (entry,) = result.node_errors["2"]["errors"]
+    assert entry["type"] == error and entry["extra_info"]["input_name"] == name
+
+
+def test_inputs_of_options_not_chosen_are_ignored():
+    prompt = resize_prompt(**{"resize_type": "scale by multiplier", "resize_type.multiplier": 0.5,
+                              "resize_type.width": -4})
+    assert validate_prompt(prompt, nodes.NODE_CLASS_MAPPINGS).ok
