@@ -63,6 +63,8 @@ def test_build_txt2img_from_empty_canvas_and_see_the_image(canvas):
     canvas.screenshot("txt2img_built")
 
     page.keyboard.press("Control+Enter")
+    # while it runs, the running node is highlighted (model loading alone takes longer than a frame)
+    page.locator(".dl-node.running").first.wait_for(state="attached", timeout=60000)
     image = save.locator("img.dl-node-image")
     image.wait_for(timeout=240000)
     page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=image.element_handle())
