@@ -423,28 +423,40 @@ class PIDStepSizeController:
 
 
 def dpm_adaptive(denoiser, x, sigmas, extra, order=3, rtol=0.05, atol=0.0078, h_init=0.05, pcoeff=0.0,
-                 icoeff=1.0, dcoeff=0.0, accept_safety=0.81):
-    """DPM-Solver-12/23 with adaptive step size (Lu et al. 2022, §5): embedded pair error, PID control."""
+                 icoeff=1.0, dcoeff=0.0, accept_safety=0.81, eta=0.0, s_noise=1.0):
+    """DPM-Solver-12/23 with adaptive step size (Lu et al. 2022, §5): embedded pair error, PID control;
+    eta > 0 makes each accepted step ancestral."""
     if len(sigmas) <= 1:
         return x
+    if order not in (2, 3):
+        raise ValueError(f"dpm_adaptive: order must be 2 or 3, got {order}")
     sigma_max, sigma_min = _end_sigmas(sigmas)
     solver = _DPMSolver(denoiser)
+    noise = extra.noise(x) if eta else None
     s, t_end = t_of(sigma_max.to(x.device)), t_of(sigma_min.to(x.device))
     atol_t, rtol_t = torch.tensor(atol), torch.tensor(rtol)
     x_prev = x
-    pid = PIDStepSizeController(h_init, pcoeff, icoeff, dcoeff, order, accept_safety)
+    pid = PIDStepSizeController(h_init, pcoeff, icoeff, dcoeff, 1.5 if eta else order, accept_safety)
     step = 0
     while s < t_end - 1e-5:
         cache = {}
         t = torch.minimum(t_end, s + pid.h)
+        t_, sigma_up = t, 0.0
+        if eta:  # step deterministically to σ_down, then add noise of size sigma_up
+            sigma_down, _ = ancestral_step(sigma_of(s), sigma_of(t), eta)
+            t_ = torch.minimum(t_end, t_of(sigma_down))
+            sigma_up = (sigma_of(t) ** 2 - sigma_of(t_) ** 2) ** 0.5
         eps = solver.eps(cache, "eps", x, s)
         denoised = x - sigma_of(s) * eps
-        x_low = solver.step(order - 1, x, s, t, cache, low=True)
-        x_high = solver.step(order, x, s, t, cache)
+        x_low = solver.step(order - 1, x, s, t_, cache, low=True)
+        x_high = solver.step(order, x, s, t_, cache)
         delta = torch.maximum(atol_t, rtol_t * torch.maximum(x_low.abs(), x_prev.abs()))
         error = torch.linalg.norm((x_low - x_high) / delta) / x.numel() ** 0.5
         if pid.propose_step(error):
-            x_prev, x, s = x_low, x_high, t
+            x_prev, x = x_low, x_high
+            if eta:
+                x = x + sigma_up * s_noise * noise(sigma_of(s), sigma_of(t))
+            s = t
         extra.step_done(step, x, denoised)
         step += 1
     return x

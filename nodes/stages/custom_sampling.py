@@ -18,6 +18,10 @@ SIGMA_MAX = ("FLOAT", {"default": 14.614642, **SIGMA_LIMIT})
 SIGMA_MIN = ("FLOAT", {"default": 0.0291675, **SIGMA_LIMIT})
 
 
+def _float(default: float, minimum: float, maximum: float, step: float) -> tuple:
+    return ("FLOAT", {"default": default, "min": minimum, "max": maximum, "step": step, "round": False})
+
+
 def _sampler(name: str, **options):
     """The named SAMPLER with solver options (η, noise scale, …) set."""
     from nodes.sampling.samplers import sampler_object
@@ -65,6 +69,29 @@ class SamplerDPMPP_2S_Ancestral(_SamplerNode):
         return _sampler("dpmpp_2s_ancestral", eta=eta, s_noise=s_noise)
 
 
+class SamplerEulerAncestralCFGPP(_SamplerNode):
+    """euler_ancestral_cfg_pp with its η and noise scale."""
+
+    INPUTS = {"eta": _float(1.0, 0.0, 1.0, 0.01), "s_noise": _float(1.0, 0.0, 10.0, 0.01)}
+
+    def get_sampler(self, eta, s_noise):
+        return _sampler("euler_ancestral_cfg_pp", eta=eta, s_noise=s_noise)
+
+
+class SamplerDPMAdaptative(_SamplerNode):
+    """dpm_adaptive with its error tolerances, PID step-size controller and optional ancestral noise."""
+
+    INPUTS = {"order": ("INT", {"default": 3, "min": 2, "max": 3}), "rtol": _float(0.05, 0.0, 100.0, 0.01),
+              "atol": _float(0.0078, 0.0, 100.0, 0.01), "h_init": _float(0.05, 0.0, 100.0, 0.01),
+              "pcoeff": _float(0.0, 0.0, 100.0, 0.01), "icoeff": _float(1.0, 0.0, 100.0, 0.01),
+              "dcoeff": _float(0.0, 0.0, 100.0, 0.01), "accept_safety": _float(0.81, 0.0, 100.0, 0.01),
+              "eta": _float(0.0, 0.0, 100.0, 0.01), "s_noise": S_NOISE}
+
+    def get_sampler(self, order, rtol, atol, h_init, pcoeff, icoeff, dcoeff, accept_safety, eta, s_noise):
+        return _sampler("dpm_adaptive", order=order, rtol=rtol, atol=atol, h_init=h_init, pcoeff=pcoeff,
+                        icoeff=icoeff, dcoeff=dcoeff, accept_safety=accept_safety, eta=eta, s_noise=s_noise)
+
+
 class SamplerLMS(_SamplerNode):
     """lms of a chosen order."""
 
@@ -100,10 +127,6 @@ class SamplerDPMPP_3M_SDE(_SamplerNode):
 
     def get_sampler(self, eta, s_noise, noise_device):
         return _sampler("dpmpp_3m_sde" if noise_device == "cpu" else "dpmpp_3m_sde_gpu", eta=eta, s_noise=s_noise)
-
-
-def _float(default: float, minimum: float, maximum: float, step: float) -> tuple:
-    return ("FLOAT", {"default": default, "min": minimum, "max": maximum, "step": step, "round": False})
 
 
 class PolyexponentialScheduler(_SigmasNode):
@@ -302,6 +325,8 @@ class AddNoise:
 
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
-    SamplerEulerAncestral, SamplerDPMPP_2S_Ancestral, SamplerLMS, SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE,
-    SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler, BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas,
-    SetFirstSigma, ExtendIntermediateSigmas, ManualSigmas, SamplingPercentToSigma, AddNoise, DualCFGGuider)}
+    SamplerEulerAncestral, SamplerEulerAncestralCFGPP, SamplerDPMAdaptative, SamplerDPMPP_2S_Ancestral, SamplerLMS,
+    SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE, SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler,
+    BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas, SetFirstSigma, ExtendIntermediateSigmas, ManualSigmas,
+    SamplingPercentToSigma, AddNoise, DualCFGGuider)}
+NODE_DISPLAY_NAME_MAPPINGS = {"SamplerEulerAncestralCFGPP": "SamplerEulerAncestralCFG++"}

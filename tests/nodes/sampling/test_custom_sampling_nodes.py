@@ -110,3 +110,14 @@ def test_dual_cfg_guider(fake_model):
     plain.prepare(x.shape)
     assert torch.allclose(plain(x, sigma), pos, atol=1e-5) and [call[0] for call in fake_model.calls] == [1]
     assert all(o["prompt_type"] == "negative" for o in fake_model.seen_options[-2:])  # cond2 and negative
+
+
+def test_adaptive_and_cfg_pp_sampler_nodes(fake_model):
+    (adaptive,) = c.SamplerDPMAdaptative().get_sampler(3, 0.05, 0.0078, 0.05, 0.0, 1.0, 0.0, 0.81, 0.0, 1.0)
+    assert torch.allclose(sample(fake_model, adaptive), sample(fake_model, select("dpm_adaptive")), atol=1e-5)
+    (noisy,) = c.SamplerDPMAdaptative().get_sampler(2, 0.05, 0.0078, 0.05, 0.0, 1.0, 0.0, 0.81, 1.0, 1.0)
+    out = sample(fake_model, noisy)
+    assert bool(torch.isfinite(out).all()) and torch.equal(out, sample(fake_model, noisy))  # seeded noise
+    (cfg_pp,) = c.SamplerEulerAncestralCFGPP().get_sampler(1.0, 1.0)
+    assert torch.allclose(sample(fake_model, cfg_pp), sample(fake_model, select("euler_ancestral_cfg_pp")))
+    assert c.NODE_DISPLAY_NAME_MAPPINGS["SamplerEulerAncestralCFGPP"] == "SamplerEulerAncestralCFG++"
