@@ -6,6 +6,7 @@ must be built (`make canvas`). Screenshots go to `test-artifacts/e2e/`.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -19,12 +20,19 @@ ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+def _missing(reason: str) -> None:
+    # `make test` (and so CI) installs Chromium and builds the canvas: there a missing piece is a failure.
+    (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running while it is open, which would
+# break every asyncio test collected after the browser tests.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed: `make test` installs it (apt-get install chromium)")
+        _missing("Chromium is not installed: `make test` installs it (apt-get install chromium)")
     if not DIST.is_file():
-        pytest.skip("the canvas is not built: run `make canvas` (npm ci && npm run build in web/canvas)")
+        _missing("the canvas is not built: run `make canvas` (npm ci && npm run build in web/canvas)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
