@@ -155,3 +155,12 @@ def vp_sigmas(steps: int, beta_d: float = 19.9, beta_min: float = 0.1, eps_s: fl
     """The continuous VP-SDE schedule (Song et al. 2021): σ(t) = sqrt(exp(β_d t²/2 + β_min t) − 1), t from 1 to ε."""
     t = torch.linspace(1, eps_s, steps)
     return append_zero(torch.sqrt(torch.exp(beta_d * t ** 2 / 2 + beta_min * t) - 1))
+
+
+def laplace_sigmas(steps: int, sigma_min: float, sigma_max: float, mu: float = 0.0, beta: float = 0.5) -> torch.Tensor:
+    """Tiankai et al. 2024: log σ at Laplace(mu, beta) quantiles, clamped to [sigma_min, sigma_max].
+
+    Like ComfyUI's, it has no final 0: sampling with it stops at the last (smallest) sigma."""
+    x = torch.linspace(0, 1, steps)
+    log_sigma = mu - beta * torch.sign(0.5 - x) * torch.log(1 - 2 * torch.abs(0.5 - x) + 1e-5)  # 1e-5: no log(0)
+    return torch.clamp(torch.exp(log_sigma), min=sigma_min, max=sigma_max)

@@ -140,6 +140,18 @@ class PolyexponentialScheduler(_SigmasNode):
         return (polyexponential_sigmas(steps, sigma_min, sigma_max, rho),)
 
 
+class LaplaceScheduler(_SigmasNode):
+    """Sigmas at Laplace-distributed log-σ quantiles (no final 0, as in ComfyUI)."""
+
+    INPUTS = {"steps": STEPS, "sigma_max": SIGMA_MAX, "sigma_min": SIGMA_MIN, "mu": _float(0.0, -10.0, 10.0, 0.1),
+              "beta": _float(0.5, 0.0, 10.0, 0.1)}
+
+    def get_sigmas(self, steps, sigma_max, sigma_min, mu, beta):
+        from nodes.sampling.schedules import laplace_sigmas
+
+        return (laplace_sigmas(steps, sigma_min, sigma_max, mu, beta),)
+
+
 class VPScheduler(_SigmasNode):
     """The variance-preserving SDE's continuous schedule (Song et al. 2021)."""
 
@@ -326,7 +338,7 @@ class AddNoise:
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     SamplerEulerAncestral, SamplerEulerAncestralCFGPP, SamplerDPMAdaptative, SamplerDPMPP_2S_Ancestral, SamplerLMS,
-    SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE, SamplerDPMPP_3M_SDE, PolyexponentialScheduler, VPScheduler,
+    SamplerDPMPP_SDE, SamplerDPMPP_2M_SDE, SamplerDPMPP_3M_SDE, PolyexponentialScheduler, LaplaceScheduler, VPScheduler,
     BetaSamplingScheduler, SplitSigmasDenoise, FlipSigmas, SetFirstSigma, ExtendIntermediateSigmas, ManualSigmas,
     SamplingPercentToSigma, AddNoise, DualCFGGuider)}
 NODE_DISPLAY_NAME_MAPPINGS = {"SamplerEulerAncestralCFGPP": "SamplerEulerAncestralCFG++"}

@@ -47,6 +47,9 @@ def test_sampler_parameters_change_the_result(fake_model):
 def test_extra_schedules():
     (poly,) = c.PolyexponentialScheduler().get_sigmas(6, 14.6, 0.03, 1.0)
     assert torch.allclose(poly, exponential_sigmas(6, 0.03, 14.6), rtol=1e-5)
+    (laplace,) = c.LaplaceScheduler().get_sigmas(5, 14.6, 0.03, 0.0, 0.5)
+    assert len(laplace) == 5 and float(laplace[-1]) == pytest.approx(0.03) and float(laplace[0]) == pytest.approx(14.6)
+    assert float(laplace[2]) == pytest.approx(1.0)  # the median quantile: e^mu
     (vp,) = c.VPScheduler().get_sigmas(4, 19.9, 0.1, 0.001)
     assert float(vp[0]) == pytest.approx(math.sqrt(math.exp(19.9 / 2 + 0.1) - 1), rel=1e-5) and float(vp[-1]) == 0
     model = type("Model", (), {"model_sampling": ModelSamplingDiscrete()})()
