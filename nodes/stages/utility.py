@@ -140,7 +140,7 @@ class RebatchLatents:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"latents": ("LATENT",), "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096})}}
+        return {"required": {"latents": ("LATENT", {}), "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096})}}
 
     RETURN_TYPES = LATENT
     INPUT_IS_LIST = True
@@ -187,7 +187,7 @@ def _fit_latent(reference, other):
 class _LatentArithmetic:
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"samples1": ("LATENT",), "samples2": ("LATENT",)}}
+        return {"required": {"samples1": ("LATENT", {}), "samples2": ("LATENT", {})}}
 
     RETURN_TYPES = LATENT
     FUNCTION = "op"
@@ -219,7 +219,7 @@ class LatentMultiply:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"samples": ("LATENT",),
+        return {"required": {"samples": ("LATENT", {}),
                              "multiplier": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0, "step": 0.01})}}
 
     RETURN_TYPES = LATENT
