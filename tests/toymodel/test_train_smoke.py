@@ -10,7 +10,8 @@ from tools.toymodel import models
 from tools.toymodel.recipe import Recipe
 from tools.toymodel.train import Trainer, main
 
-TINY = dict(vae_steps=40, vae_batch=8, unet_steps=30, unet_batch=8, warmup_steps=3, save_every=20, log_every=1000)
+TINY = dict(vae_steps=40, vae_batch=8, unet_steps=30, unet_batch=8, warmup_steps=3, save_every=20, log_every=10,
+            eval_count=1)
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +42,17 @@ def test_both_losses_fall(trained):
     # the VAE first plateaus at the mean colour (about 0.4); the UNet's noise-prediction loss falls fast from 1
     assert mean(history["vae"][-8:]) < 0.9 * mean(history["vae"][:8])
     assert mean(history["unet"][-8:]) < 0.7 * mean(history["unet"][:8])
+
+
+@pytest.mark.slow
+def test_the_log_records_losses_and_scores_of_each_saved_checkpoint(trained):
+    trainer, _, _ = trained
+    records = [json.loads(line) for line in (trainer.work_dir / "log.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in records if r["stage"] != "eval"] == (
+        [("vae", s) for s in (10, 20, 30, 40)] + [("unet", s) for s in (10, 20, 30)])
+    evaluations = [r for r in records if r["stage"] == "eval"]
+    assert [r["step"] for r in evaluations] == [20, 30]  # the save at step 20, then the final checkpoint
+    assert all(0 <= r["all"] <= 1 and 0 <= r["colour"] <= 1 for r in evaluations)
 
 
 @pytest.mark.slow

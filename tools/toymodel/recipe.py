@@ -31,6 +31,7 @@ class Recipe:
     warmup_steps: int = 100
     grad_clip: float = 1.0
     save_every: int = 500
+    eval_count: int = 0  # >0: score each UNet-stage checkpoint on this many prompts (tools/toymodel/quality.py)
     log_every: int = 25
     save_dtype: str = "float16"
 

@@ -63,6 +63,7 @@ class Trainer:
             self.log(f"stopped at {self.stage} step {self.step}; continue with --resume")
             return self.history
         self.save_checkpoint()
+        self._evaluate()
         return self.history
 
     def _run_stages(self) -> None:
@@ -172,15 +173,31 @@ class Trainer:
                 self._save_state(optimizer)
                 if stage == "unet":
                     self.save_checkpoint()
+                    self._evaluate()
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base
 
     def _log_line(self, stage: str, pace: float, loss: float, parts: dict) -> None:
         extra = " ".join(f"{k} {v:.5f}" for k, v in parts.items())
         self.log(f"[{stage}] step {self.step} loss {loss:.5f} {extra} ({pace:.3f} s/step)".replace("  ", " "))
+        self._append_log({"stage": stage, "step": self.step, "loss": loss, "s_per_step": pace, **parts})
+
+    def _append_log(self, record: dict) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with open(self.work_dir / "log.jsonl", "a") as handle:
-            handle.write(json.dumps({"stage": stage, "step": self.step, "loss": loss, "s_per_step": pace, **parts}) + "\n")
+            handle.write(json.dumps(record) + "\n")
+
+    def _evaluate(self) -> None:
+        """Score the checkpoint just written (--eval-count prompts, euler, 20 steps, CFG 7) into the log."""
+        if self.recipe.eval_count <= 0:
+            return
+        from tools.toymodel.quality import score
+
+        started = time.perf_counter()
+        result = score(self.out, count=self.recipe.eval_count, cfg=7.0)
+        self.log(f"[eval] step {self.step}: " + ", ".join(f"{k} {v:.2f}" for k, v in result.items() if v is not None)
+                 + f" ({time.perf_counter() - started:.0f} s)")
+        self._append_log({"stage": "eval", "step": self.step, **result})
 
     def _save_state(self, optimizer=None) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +226,7 @@ class Trainer:
         self.optimizer_state, self.normalisation = state["optimizer"], state["normalisation"]
         if self.stage != "vae":
             self._prepare_unet_stage()
-            if state["ema"] is not None and self.ema is not None:
+            if state.get("ema") is not None and self.ema is not None:
                 self.ema.load_state_dict(state["ema"])
         self.log(f"resumed at {self.stage} step {self.step}")
 
