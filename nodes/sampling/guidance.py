@@ -318,11 +318,12 @@ class Guider:
         for name in others:
             self.prepared[name] = share_control_with_uncond(self.prepared["positive"], self.prepared[name])
 
-    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, seed=None):
-        """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample`); returns the raw samples."""
+    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
+               seed=None):
+        """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample` signature); returns raw samples."""
         from nodes.sampling.sample import sample
 
-        return sample(self, noise, latent_image, sampler, sigmas, denoise_mask, seed)[0]
+        return sample(self, noise, latent_image, sampler, sigmas, denoise_mask, seed, callback)[0]
 
     def controls(self) -> list:
         seen = []

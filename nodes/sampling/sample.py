@@ -45,11 +45,12 @@ def _interruptible(denoiser):
 
 
 def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, sigmas: torch.Tensor,
-           denoise_mask: torch.Tensor | None = None,
-           seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+           denoise_mask: torch.Tensor | None = None, seed: int | None = None,
+           callback=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run `sampler` over `sigmas` from raw `latent` + `noise`; returns (raw samples, last raw x0 prediction or None).
 
-    Progress (value = step + 1 of len(sigmas) − 1) and a latent→RGB preview go to the executor after every step.
+    Progress (value = step + 1 of len(sigmas) − 1) and a latent→RGB preview go to the executor after every step;
+    `callback(step, x0, x, total_steps)` (ComfyUI's signature, model-space tensors) is called too when given.
     """
     if sigmas.numel() == 0:
         return latent, None
@@ -89,6 +90,8 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
 
     def on_step(i, x, denoised):
         last_x0["x0"] = denoised
+        if callback is not None:
+            callback(i, denoised, x, total)
         progress.report(min(i + 1, total), total, step_preview(latent_format, denoised))
 
     x = ms.noise_scaling(float(sigmas[0]), noise, latent, ms.is_max_denoise(float(sigmas[0])))

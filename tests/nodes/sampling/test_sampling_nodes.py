@@ -204,3 +204,12 @@ def test_a_noise_mask_fills_inpainting_channels_unless_the_conditioning_has_its_
     fake_model.seen_options.clear()
     ksampler(fake_model, steps=2)
     assert all("concat_mask" not in options for options in fake_model.seen_options)
+
+
+def test_guider_sample_takes_comfyui_arguments_and_calls_back(fake_model):
+    guider = n.CFGGuider().get_guider(fake_model, cond(0.3), cond(-0.3), 2.0)[0]
+    seen = []
+    out = guider.sample(torch.randn(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), n.KSamplerSelect().get_sampler("euler")[0],
+                        torch.tensor([3.0, 1.0, 0.0]), callback=lambda *args: seen.append(args), disable_pbar=True,
+                        seed=4)
+    assert out.shape == (1, 4, 8, 8) and [(s[0], s[3]) for s in seen] == [(0, 2), (1, 2)]
