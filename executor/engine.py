@@ -15,6 +15,7 @@ from executor.cache import CacheSettings, OutputCache
 from executor.calls import blocker_in, call_arguments, gather_inputs, map_awaiting, run_sync
 from executor.dynprompt import DynamicPrompt
 from executor.graph_builder import is_link, set_default_prefix
+from executor.progress_state import NodeStates
 from executor.protocol import ClassInfo, full_type_name, output_is_list
 from executor.results import CallResults, collect, merge_outputs
 from executor.scheduler import ExecutionList
@@ -140,6 +141,7 @@ class _PromptRun:
         self.wake = asyncio.Event()
         self.node_info: dict[str, ClassInfo] = {}
         self.schedule = ExecutionList(self._is_output, self._is_async)
+        self.states = NodeStates(prompt_id, self.dynprompt, lambda event, data: self.executor.emit(event, data))
 
     # ---- events ---------------------------------------------------------------------------------------------
     def _message(self, event: str, data: dict) -> None:
@@ -295,6 +297,7 @@ class _PromptRun:
             else:
                 if self._served_from_cache(node_id):
                     return
+                self.states.start(node_id)
                 inputs, missing = gather_inputs(node_id, node, cls, self._lookup, self.dynprompt, self.extra_data,
                                                 self.signatures.info[cls].declared)
                 self.executor.emit("executing", {"node": node_id, "display_node": self._display(node_id),
@@ -321,6 +324,7 @@ class _PromptRun:
             return False
         self.executor.emit("executed", {"node": node_id, "display_node": self._display(node_id),
                                         "output": self.uis.get(node_id) or None, "prompt_id": self.prompt_id})
+        self.states.finish(node_id)
         self.schedule.complete(node_id)
         return True
 
@@ -353,9 +357,15 @@ class _PromptRun:
         return True
 
     def _hook(self, node_id: str) -> progress.ProgressHook:
-        return progress.ProgressHook(self.prompt_id, node_id, self._display(node_id), self.executor.emit,
+        return progress.ProgressHook(self.prompt_id, node_id, self._display(node_id), self._hook_emit,
                                      self.executor._interrupt, self.dynprompt.get_parent_node_id(node_id),
                                      self.dynprompt.get_real_node_id(node_id))
+
+    def _hook_emit(self, event: str, data: dict) -> None:
+        """Events from node code: a step also updates the node's progress state (sent first, as ComfyUI does)."""
+        if event == "progress":
+            self.states.update(data["node"], data["value"], data["max"])
+        self.executor.emit(event, data)
 
     def _check_interrupt(self) -> None:
         if self.executor._interrupt.is_set():
@@ -430,6 +440,7 @@ class _PromptRun:
             self.uis[node_id] = ui
             self.executor.emit("executed", {"node": node_id, "display_node": self._display(node_id),
                                             "output": ui, "prompt_id": self.prompt_id})
+        self.states.finish(node_id)
         self.schedule.complete(node_id)
 
     async def _expand(self, node_id: str, expansions: list[tuple[dict | None, tuple]]) -> None:
