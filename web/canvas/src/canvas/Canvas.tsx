@@ -53,7 +53,6 @@ function CanvasInner() {
   const defs = useGraphStore((s) => s.defs);
   const flow = useReactFlow();
   const measured = useRef(new Map<string, Measured>()).current;
-  const [measureVersion, setMeasureVersion] = useState(0);
   const [selectedEdges, setSelectedEdges] = useState<string[]>([]);
   const selectedEdgesRef = useRef<string[]>([]);
   selectedEdgesRef.current = selectedEdges;
@@ -64,7 +63,7 @@ function CanvasInner() {
   const reconnected = useRef(false);
   const wrapper = useRef<HTMLDivElement>(null);
 
-  const nodes = useFlowNodes(graph, selection, measured, measureVersion);
+  const nodes = useFlowNodes(graph, selection, measured);
   const edges = useFlowEdges(graph, selectedEdges);
 
   /** A group dragged to (x, y): the nodes inside it when the drag began follow it. */
@@ -86,15 +85,16 @@ function CanvasInner() {
   const onNodesChange = useCallback((changes: NodeChange[]) => {
     const chosen = new Set(store().selection);
     const moves = new Map<number, [number, number]>();
-    let [selectionChanged, measuredChanged, dragging, dragEnded] = [false, false, false, false];
+    let [selectionChanged, dragging, dragEnded] = [false, false, false];
     for (const change of changes) {
       if (change.type === "select") {
         selectionChanged = true;
         if (change.selected) chosen.add(change.id);
         else chosen.delete(change.id);
       } else if (change.type === "dimensions" && change.dimensions) {
+        // React Flow already holds the measurement; keeping it here lets a changed node object carry it along
+        // (so its handles are not measured again) without redrawing every node now.
         measured.set(change.id, change.dimensions);
-        measuredChanged = true;
       } else if (change.type === "position") {
         if (change.dragging === false) dragEnded = true;
         if (!change.position) continue;
@@ -103,7 +103,6 @@ function CanvasInner() {
         else moves.set(Number(change.id), [change.position.x, change.position.y]);
       }
     }
-    if (measuredChanged) setMeasureVersion((v) => v + 1);
     if (dragging) {
       store().beginGesture();
       if (moves.size) store().editTransient((g) => moveNodes(g, moves));
