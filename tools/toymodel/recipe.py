@@ -27,6 +27,7 @@ class Recipe:
     text_encoder: str = "train"
     text_lr: float = 2e-4
     caption_dropout: float = 0.1
+    snr_gamma: float = 5.0  # Min-SNR loss weighting (train_unet.py); 0 gives the plain MSE of the prototype
     ema_decay: float = 0.999  # the checkpoint ships this average of the UNet (and text encoder); 0 turns it off
     warmup_steps: int = 100
     grad_clip: float = 1.0

@@ -132,7 +132,8 @@ class Trainer:
             generator = data.step_generator(self._seed("unet"), step)
             tokens = self.tokenizer(data.captions_with_dropout(samples, r.caption_dropout, generator))
             latents = scaled_latents(self.vae, data.pictures(samples))
-            value = diffusion_loss(self.unet, self.text_encoder, self.scheduler, latents, tokens, generator, train_text)
+            value = diffusion_loss(self.unet, self.text_encoder, self.scheduler, latents, tokens, generator, train_text,
+                                   r.snr_gamma)
             return value, {}
 
         self._loop("unet", r.unet_steps, optimizer, params, loss, after_step=average)

@@ -15,8 +15,12 @@ def scaled_latents(vae, pictures: torch.Tensor) -> torch.Tensor:
 
 
 def diffusion_loss(unet, text_encoder, scheduler, latents: torch.Tensor, tokens: torch.Tensor,
-                   generator: torch.Generator, train_text: bool) -> torch.Tensor:
-    """Epsilon-prediction MSE at uniformly drawn timesteps of the SD1 schedule."""
+                   generator: torch.Generator, train_text: bool, snr_gamma: float = 0.0) -> torch.Tensor:
+    """Epsilon-prediction MSE at uniformly drawn timesteps of the SD1 schedule.
+
+    With `snr_gamma` > 0 each sample is weighted by min(SNR, gamma) / SNR (Min-SNR weighting, Hang et al. 2023,
+    "Efficient Diffusion Training via Min-SNR Weighting Strategy"): nearly clean timesteps stop dominating the
+    gradient, which speeds up learning the layout (shape, position) that the noisy timesteps decide."""
     noise = torch.randn(latents.shape, generator=generator)
     timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator)
     noisy = scheduler.add_noise(latents, noise, timesteps)
@@ -26,4 +30,10 @@ def diffusion_loss(unet, text_encoder, scheduler, latents: torch.Tensor, tokens:
         with torch.no_grad():
             context = encode_text(text_encoder, tokens)
     prediction = unet(noisy, timesteps, context).sample
-    return F.mse_loss(prediction, noise)
+    if snr_gamma <= 0:
+        return F.mse_loss(prediction, noise)
+    alphas = scheduler.alphas_cumprod[timesteps]
+    snr = alphas / (1 - alphas)
+    weight = torch.clamp(snr, max=snr_gamma) / snr
+    per_sample = F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))
+    return (weight * per_sample).mean()
