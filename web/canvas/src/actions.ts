@@ -30,6 +30,7 @@ export async function queuePrompt(front = false): Promise<void> {
   const s = store();
   const run = useRunStore.getState();
   const workflow = currentWorkflow();
+  run.setOwner(s.activeId);
   try {
     const prompt = await toApiPrompt(workflow);
     await callHook("beforeQueue", workflow, prompt);

@@ -89,3 +89,16 @@ describe.skipIf(!HAVE_DATA)("node search", () => {
     expect(tree.children.find((c) => c.name === "utils")!.types.map((t) => t.type)).toContain("Reroute");
   });
 });
+
+describe("run state ownership", () => {
+  it("queueing from another tab drops the node results of the previous one", async () => {
+    const { useRunStore } = await import("../src/store/runStore");
+    const run = useRunStore.getState;
+    run().setOwner("tab-a");
+    run().receive({ type: "executed", data: { node: "9", output: { images: [{ filename: "a.png", subfolder: "", type: "output" }] } } });
+    run().setOwner("tab-a");
+    expect(run().outputs["9"]).toHaveLength(1);
+    run().setOwner("tab-b");
+    expect([run().tabId, run().outputs, run().gallery.length]).toEqual(["tab-b", {}, 1]);
+  });
+});

@@ -80,10 +80,13 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   const id = String(node.id);
   const defs = useGraphStore((s) => s.defs);
   const edit = useGraphStore((s) => s.edit);
-  const running = useRunStore((s) => s.running === id);
-  const cached = useRunStore((s) => s.cached.includes(id));
-  const progress = useRunStore((s) => (s.running === id ? s.progress[id] : undefined));
-  const error = useRunStore((s) => s.errors[id]);
+  // Run state belongs to the tab that was queued; on other tabs the same node ids are other nodes.
+  const ownTab = useRunStore((s) => s.tabId) === useGraphStore((s) => s.activeId);
+  const runId = ownTab ? id : "";
+  const running = useRunStore((s) => s.running === runId);
+  const cached = useRunStore((s) => s.cached.includes(runId));
+  const progress = useRunStore((s) => (s.running === runId ? s.progress[runId] : undefined));
+  const error = useRunStore((s) => s.errors[runId]);
   const updateInternals = useUpdateNodeInternals();
   // Zoomed far out, a simplified box (see LOW_DETAIL_ZOOM): far fewer elements keeps 300-node graphs smooth.
   const lowDetail = useStore((s) => s.transform[2] < LOW_DETAIL_ZOOM);
@@ -164,7 +167,7 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
         ))}
         {rows.kind === "missing" && values.map((v, i) => <div key={i} className="dl-raw-value">{JSON.stringify(v)}</div>)}
       </div>
-      <NodeImages id={id} />
+      <NodeImages id={runId} />
       {error?.message && <div className="dl-error-text">{error.message}</div>}
     </div>
   );

@@ -29,13 +29,15 @@ export interface RunState {
   previews: Record<string, string>;
   errors: Record<string, NodeError>;
   gallery: ImageRef[];
+  /** The tab whose workflow was queued last: node ids only mean something there. */
+  tabId: string | null;
   /** Bumped when the queue or history changed, so the panel refetches. */
   queueVersion: number;
 }
 
 export const initialRun: RunState = {
   clientId: null, connected: false, queueRemaining: 0, promptId: null, running: null, cached: [], progress: {},
-  done: [], total: 0, outputs: {}, previews: {}, errors: {}, gallery: [], queueVersion: 0,
+  done: [], total: 0, outputs: {}, previews: {}, errors: {}, gallery: [], tabId: null, queueVersion: 0,
 };
 
 export interface WsMessage {
@@ -108,6 +110,7 @@ interface RunActions {
   setErrors(errors: Record<string, NodeError>): void;
   setConnected(connected: boolean, clientId?: string): void;
   setTotal(total: number): void;
+  setOwner(tabId: string): void;
 }
 
 export const useRunStore = create<RunState & RunActions>((set) => ({
@@ -120,4 +123,5 @@ export const useRunStore = create<RunState & RunActions>((set) => ({
   setErrors: (errors) => set({ errors }),
   setConnected: (connected, clientId) => set((s) => ({ connected, clientId: clientId ?? s.clientId })),
   setTotal: (total) => set({ total }),
+  setOwner: (tabId) => set((s) => (s.tabId === tabId ? s : { tabId, outputs: {}, previews: {}, errors: {} })),
 }));
