@@ -13,23 +13,17 @@ TEXT_PREFIX = "cond_stage_model.transformer.text_model."
 
 
 def original_layout(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
-    """diffusers / transformers state dicts renamed to SD1.x names, using the loader's own key maps inverted."""
+    """diffusers / transformers state dicts renamed to SD1.x names by the loader's own diffusers→original maps."""
     from nodes.diffusion.convert_clip import hf_clip_state_dict
-    from nodes.diffusion.convert_unet import unet_key_map
-    from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+    from nodes.diffusion.convert_unet import diffusers_unet_to_original
+    from nodes.diffusion.convert_vae import diffusers_vae_to_original, is_attention_projection
 
-    out: dict[str, torch.Tensor] = {}
-    unet_weights = unet.state_dict()
-    for original, diffusers in unet_key_map(dict(unet.config), unet_weights).items():
-        out[UNET_PREFIX + original] = unet_weights[diffusers]
-    vae_weights = vae.state_dict()
-    for original, diffusers in vae_key_map(dict(vae.config), vae_weights).items():
-        tensor = vae_weights[diffusers]
-        # the original VAE attention projections are 1x1 convolutions
-        out[VAE_PREFIX + original] = tensor[..., None, None] if is_attention_projection(diffusers) else tensor
-    for key, tensor in hf_clip_state_dict(text_encoder.state_dict()).items():
-        out[TEXT_PREFIX + key] = tensor
-    return out
+    # the original VAE attention projections are 1x1 convolutions, diffusers' are linears
+    vae_weights = {k: v[..., None, None] if is_attention_projection(k) else v for k, v in vae.state_dict().items()}
+    parts = ((UNET_PREFIX, diffusers_unet_to_original(unet.state_dict())),
+             (VAE_PREFIX, diffusers_vae_to_original(vae_weights)),
+             (TEXT_PREFIX, hf_clip_state_dict(text_encoder.state_dict())))
+    return {prefix + key: tensor for prefix, weights in parts for key, tensor in weights.items()}
 
 
 def save_checkpoint(path: str | Path, unet, vae, text_encoder, dtype: torch.dtype = torch.float16,
