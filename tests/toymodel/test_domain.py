@@ -1,4 +1,4 @@
-"""The synthetic domain is deterministic, captions what it draws, and places phrase-positioned shapes in their region."""
+"""The synthetic domain is deterministic, captions what it draws, and puts phrase-placed shapes in their region."""
 
 import numpy as np
 import pytest

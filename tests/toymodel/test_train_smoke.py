@@ -66,7 +66,8 @@ def test_checkpoint_holds_all_three_networks_under_sd1_names(trained):
         assert json.loads(handle.metadata()["diffloom_toymodel_recipe"])["unet_steps"] == 30
     for key in ("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
                 "model.diffusion_model.middle_block.1.proj_in.weight", "model.diffusion_model.out.2.weight",
-                "first_stage_model.encoder.down.2.block.0.conv1.weight", "first_stage_model.decoder.up.0.block.1.conv2.weight",
+                "first_stage_model.encoder.down.2.block.0.conv1.weight",
+                "first_stage_model.decoder.up.0.block.1.conv2.weight",
                 "first_stage_model.quant_conv.weight", "first_stage_model.decoder.mid.attn_1.q.weight",
                 "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
                 "cond_stage_model.transformer.text_model.encoder.layers.2.mlp.fc2.weight"):
@@ -82,7 +83,8 @@ def test_checkpoint_loader_simple_reads_the_model_and_text_encoder_that_were_tra
     trainer, _, path = trained
     unet, _, text_encoder = trainer.shipped_networks()
     model, clip, _ = load_checkpoint(path, output_vae=False)
-    assert (model.family, model.model_sampling.prediction_type, model.latent_format.scale_factor) == ("sd1", "eps", 0.18215)
+    sampling = (model.family, model.model_sampling.prediction_type, model.latent_format.scale_factor)
+    assert sampling == ("sd1", "eps", 0.18215)
     caption = "a red circle on a blue background in the top left"
     with torch.no_grad():
         ours = models.encode_text(text_encoder.eval(), models.CaptionTokenizer()([caption]))
@@ -162,7 +164,8 @@ def test_same_seed_repeats_exactly_and_a_stopped_run_resumes_to_the_same_result(
 
 
 def test_resume_refuses_a_state_trained_with_another_seed(tmp_path):
-    recipe = dict(vae_steps=2, vae_batch=2, unet_steps=0, warmup_steps=1, save_every=100, log_every=1000, normalise_pictures=16)
+    recipe = dict(vae_steps=2, vae_batch=2, unet_steps=0, warmup_steps=1, save_every=100, log_every=1000,
+                  normalise_pictures=16)
     Trainer(Recipe(**recipe), tmp_path / "a.safetensors", tmp_path / "w", log=lambda _: None).run()
     other = Trainer(Recipe(**recipe, seed=5), tmp_path / "a.safetensors", tmp_path / "w", log=lambda _: None)
     with pytest.raises(ValueError, match=r"other settings for \['seed'\]"):

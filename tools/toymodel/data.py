@@ -20,7 +20,7 @@ def step_batch(seed: int, step: int, batch_size: int, config: domain.DomainConfi
 
 
 def captions_with_dropout(samples: list[domain.Sample], dropout: float, generator: torch.Generator) -> list[str]:
-    """Captions, each replaced by "" with probability `dropout`: the unconditional branch classifier-free guidance needs."""
+    """Captions, each replaced by "" with probability `dropout`: the unconditional branch that CFG needs."""
     drop = torch.rand(len(samples), generator=generator) < dropout
     return ["" if dropped else s.caption for s, dropped in zip(samples, drop.tolist())]
 

@@ -62,7 +62,8 @@ class DomainConfig:
         _check_names("colour", self.colours, tuple(SHAPE_COLOURS))
         _check_names("background", self.backgrounds, tuple(BACKGROUND_COLOURS))
         if not 0 < self.min_extent <= self.max_extent <= 0.6:
-            raise ValueError(f"DomainConfig: need 0 < min_extent <= max_extent <= 0.6, got {self.min_extent}, {self.max_extent}")
+            raise ValueError(f"DomainConfig: need 0 < min_extent <= max_extent <= 0.6, "
+                             f"got {self.min_extent}, {self.max_extent}")
         if self.size < 16:
             raise ValueError(f"DomainConfig: size must be at least 16 pixels, got {self.size}")
 
@@ -70,7 +71,8 @@ class DomainConfig:
 def _check_names(kind: str, names: tuple[str, ...], allowed: tuple[str, ...]) -> None:
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise ValueError(f"DomainConfig: unknown or empty {kind} list {unknown or names}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"DomainConfig: unknown or empty {kind} list {unknown or names}; "
+                         f"allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class ShapeSpec:
 
 @dataclass
 class Sample:
-    """A rendered spec: RGB image, the shape's binary mask and the ControlNet control image (white silhouette on black)."""
+    """A rendered spec: RGB image, the shape's binary mask and the ControlNet control image (white on black)."""
 
     spec: ShapeSpec
     image: np.ndarray  # [H, W, 3] uint8

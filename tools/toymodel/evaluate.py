@@ -66,7 +66,8 @@ def judge(image) -> Judgement:
     if not features:
         return Judgement(colour, background, None, None, striped, mask, features)
     features["gap_fraction"] = gap_fraction
-    return Judgement(colour, background, _shape_type(features), position_of(features["center"]), striped, mask, features)
+    shape, position = _shape_type(features), position_of(features["center"])
+    return Judgement(colour, background, shape, position, striped, mask, features)
 
 
 def _nearest(pixels: np.ndarray, palette: dict[str, tuple[int, int, int]]) -> tuple[list[str], np.ndarray]:

@@ -1,4 +1,4 @@
-"""Stage 2: teach the UNet (and optionally the text encoder) to predict the noise in VAE latents of captioned pictures."""
+"""Stage 2: teach the UNet (and optionally the text encoder) to predict the noise in latents of captioned pictures."""
 
 from __future__ import annotations
 

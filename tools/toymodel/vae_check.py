@@ -1,4 +1,4 @@
-"""How well a trained VAE round-trips the domain, judged by the evaluator: `python -m tools.toymodel.vae_check STATE`."""
+"""How well a trained VAE round-trips the domain, judged by the evaluator; run on a training state.pt."""
 
 from __future__ import annotations
 
