@@ -1,4 +1,4 @@
-"""One class rendered as its `/object_info` entry, in ComfyUI's V1 key order and shape (spec §1.6)."""
+"""One class rendered as its `/object_info` entry, in ComfyUI's V1 or V3 key order and shape (spec §1.6)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,13 @@ def python_module(cls: type) -> str:
 
 
 def node_info(name: str, cls: type, display_name: str | None) -> dict:
-    """The `/object_info` entry of one V1 node class."""
+    """The `/object_info` entry of one node class: V1 shape, or V3 shape for classes with `OBJECT_INFO_V3 = True`."""
+    if getattr(cls, "OBJECT_INFO_V3", False):
+        return _v3_info(name, cls, display_name)
     declared = cls.INPUT_TYPES() or {}
     outputs = list(return_types(cls))
     info: dict[str, Any] = {
-        "input": _jsonable(declared),
-        "input_order": {category: list(entries or {}) for category, entries in declared.items()},
-        "output": outputs,
-        "output_is_list": list(output_is_list(cls)),
-        "output_name": list(getattr(cls, "RETURN_NAMES", None) or outputs),
+        **_inputs_and_outputs(cls, declared, outputs),
         "name": name,
         "display_name": display_name or name,
         "description": getattr(cls, "DESCRIPTION", "") or "",
@@ -51,3 +49,36 @@ def node_info(name: str, cls: type, display_name: str | None) -> dict:
     if hasattr(cls, "API_NODE"):
         info["api_node"] = cls.API_NODE
     return info
+
+
+def _inputs_and_outputs(cls: type, declared: dict, outputs: list[str]) -> dict:
+    return {"input": _jsonable(declared),
+            "input_order": {category: list(entries or {}) for category, entries in declared.items()},
+            "output": outputs,
+            "output_is_list": list(output_is_list(cls)),
+            "output_name": list(getattr(cls, "RETURN_NAMES", None) or outputs)}
+
+
+def _v3_info(name: str, cls: type, display_name: str | None) -> dict:
+    """ComfyUI's entry for a V3 (`comfy_api`) node: every key always present, no display name is null (§1.6)."""
+    declared = dict(cls.INPUT_TYPES() or {})
+    if declared.get("hidden"):  # V3 hidden inputs render as 1-tuples: {"prompt": ["PROMPT"]}
+        declared["hidden"] = {key: [value] if isinstance(value, str) else value
+                              for key, value in declared["hidden"].items()}
+    outputs = list(return_types(cls))
+    tooltips = list(getattr(cls, "OUTPUT_TOOLTIPS", ()))
+    matchtypes = getattr(cls, "OUTPUT_MATCHTYPES", None)
+    return {
+        **_inputs_and_outputs(cls, declared, outputs),
+        "output_tooltips": tooltips + [None] * (len(outputs) - len(tooltips)),
+        "output_matchtypes": list(matchtypes) if matchtypes else None,
+        "name": name,
+        "display_name": display_name or None,
+        "description": getattr(cls, "DESCRIPTION", "") or "",
+        "python_module": python_module(cls),
+        "category": getattr(cls, "CATEGORY", "sd"),
+        "output_node": bool(getattr(cls, "OUTPUT_NODE", False)),
+        "deprecated": bool(getattr(cls, "DEPRECATED", False)),
+        "experimental": bool(getattr(cls, "EXPERIMENTAL", False)),
+        "api_node": bool(getattr(cls, "API_NODE", False)),
+    }

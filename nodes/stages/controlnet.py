@@ -158,6 +158,9 @@ class ControlNetApplyAdvanced:
 class Canny:
     """Canny edges of an image (white edges on black), the usual hint of canny ControlNets."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_canny"
+    OBJECT_INFO_V3 = True
+
     RETURN_TYPES = ("IMAGE",)
     FUNCTION = "detect_edge"
     CATEGORY = "image/preprocessors"

@@ -33,6 +33,7 @@ class _SamplerNode:
     """Shared declaration: required inputs from INPUTS, one SAMPLER out."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
     CATEGORY = SAMPLERS_CATEGORY
     RETURN_TYPES = ("SAMPLER",)
     FUNCTION = "get_sampler"
@@ -251,6 +252,7 @@ class DualCFGGuider:
     other)."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
     CATEGORY = "sampling/custom_sampling/guiders"
     RETURN_TYPES = ("GUIDER",)
     FUNCTION = "get_guider"
@@ -288,6 +290,7 @@ class SamplingPercentToSigma:
     """The sigma at a fraction of the sampling run (0 = start); the ends are open unless return_actual_sigma."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
     CATEGORY = SIGMAS_CATEGORY
     RETURN_TYPES = ("FLOAT",)
     RETURN_NAMES = ("sigma_value",)
@@ -312,6 +315,7 @@ class AddNoise:
     """Add NOISE to a latent at the noise level SIGMAS span (|σ_first − σ_last|), without sampling."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
     CATEGORY = "_for_testing/custom_sampling/noise"
     RETURN_TYPES = ("LATENT",)
     FUNCTION = "add_noise"

@@ -213,6 +213,9 @@ class ImageScaleBy:
 class ImageScaleToTotalPixels:
     """Resize to about `megapixels` × 1024² pixels, keeping the aspect, sides rounded to resolution_steps."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_post_processing"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"image": ("IMAGE", {}), "upscale_method": combo(IMAGE_UPSCALE_METHODS),
@@ -297,6 +300,9 @@ class ImagePadForOutpaint:
 class ImageCrop:
     """The width × height window at (x, y), clipped to the image."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_images"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"image": ("IMAGE", {}), "width": _int(512, 1), "height": _int(512, 1),
@@ -334,6 +340,9 @@ class EmptyImage:
 
 class ImageCompositeMasked:
     """Paste source onto destination at (x, y) through an optional mask (1 = source)."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_mask"
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

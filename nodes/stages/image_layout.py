@@ -46,6 +46,9 @@ def _spacer(reference, other, width: int, horizontal: bool, color):
 class ImageStitch:
     """Put image2 to the right/left of or below/above image1, optionally resized to match and with a spacer."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_images"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"image1": ("IMAGE", {}),
@@ -93,6 +96,9 @@ class ImageStitch:
 
 class RebatchImages:
     """Regroup every incoming image into batches of batch_size (the last may be smaller)."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_rebatch"
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -261,6 +261,9 @@ class SetLatentNoiseMask:
 class LatentCompositeMasked:
     """Paste source into destination at (x, y) pixels through an optional mask."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_mask"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"destination": LATENT, "source": LATENT, "x": _pixels(0, 0), "y": _pixels(0, 0),

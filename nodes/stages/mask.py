@@ -8,6 +8,7 @@ from nodes.imaging import MASK_OPERATIONS
 from nodes.stages.image import HIDDEN_METADATA, combo, preview_prefix, save_images
 
 MASK, IMAGE = ("MASK",), ("IMAGE",)
+MASK_MODULE = "comfy_extras.nodes_mask"  # where ComfyUI's (V3) mask nodes report they come from
 IMAGE_CHANNELS = ["red", "green", "blue", "alpha"]
 
 
@@ -26,6 +27,8 @@ def _stack(mask):
 class _MaskNode:
     """Shared declaration bits: one MASK output in the `mask` category."""
 
+    RELATIVE_PYTHON_MODULE = MASK_MODULE
+    OBJECT_INFO_V3 = True
     RETURN_TYPES = MASK
     CATEGORY = "mask"
 
@@ -130,6 +133,9 @@ class ImageToMask(_MaskNode):
 class MaskToImage:
     """A mask as a grey RGB image."""
 
+    RELATIVE_PYTHON_MODULE = MASK_MODULE
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"mask": ("MASK", {})}}
@@ -188,6 +194,9 @@ class ThresholdMask(_MaskNode):
 
 class MaskPreview:
     """Show a mask as a grey image (saved to the temp folder)."""
+
+    RELATIVE_PYTHON_MODULE = MASK_MODULE
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

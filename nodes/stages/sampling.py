@@ -93,6 +93,7 @@ class SamplerCustom:
     """Sample with a SAMPLER over explicit SIGMAS with CFG; also returns the last predicted clean latent."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -119,6 +120,7 @@ class SamplerCustomAdvanced:
     """Sample with a NOISE source, a GUIDER, a SAMPLER and SIGMAS."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -138,6 +140,7 @@ class KSamplerSelect:
     """A SAMPLER by name."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -157,6 +160,7 @@ class BasicScheduler:
     """The model's SIGMAS for a named scheduler; denoise < 1 keeps the tail of an int(steps / denoise) schedule."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -184,6 +188,7 @@ class KarrasScheduler:
     """Karras et al. (2022) sigmas between explicit sigma_max and sigma_min."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -206,6 +211,7 @@ class ExponentialScheduler:
     """Sigmas evenly spaced in log between explicit sigma_max and sigma_min."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -226,6 +232,7 @@ class SDTurboScheduler:
     """SD-Turbo's 1–10 step schedule (timesteps 999, 899, …), starting later for denoise < 1."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -246,6 +253,7 @@ class SplitSigmas:
     """Split SIGMAS at `step`: high = σ[:step+1], low = σ[step:] (they share σ[step])."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -264,6 +272,7 @@ class RandomNoise:
     """NOISE drawn from a seed exactly as KSampler draws it."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -283,6 +292,7 @@ class DisableNoise:
     """NOISE that adds nothing (seed 0)."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -302,6 +312,7 @@ class CFGGuider:
     """GUIDER: classifier-free guidance between positive and negative at scale cfg."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -322,6 +333,7 @@ class BasicGuider:
     """GUIDER: the positive conditioning alone (no CFG)."""
 
     RELATIVE_PYTHON_MODULE = CUSTOM
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -67,6 +67,7 @@ class CLIPTextEncodeSDXL:
     FUNCTION = "encode"
     CATEGORY = "advanced/conditioning"
     RELATIVE_PYTHON_MODULE = SDXL_MODULE
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -89,6 +90,7 @@ class CLIPTextEncodeSDXLRefiner:
     FUNCTION = "encode"
     CATEGORY = "advanced/conditioning"
     RELATIVE_PYTHON_MODULE = SDXL_MODULE
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -9,6 +9,9 @@ from nodes.stages.loaders import _files, _load, _resolve
 class UpscaleModelLoader:
     """Load an ESRGAN-family super-resolution model from the upscale_models folder."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_upscale_model"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"model_name": ("COMBO", {"multiselect": False, "options": _files("upscale_models")})}}
@@ -26,6 +29,9 @@ class UpscaleModelLoader:
 
 class ImageUpscaleWithModel:
     """Upscale by the model's factor in 512-pixel tiles overlapping by 32 (smaller tiles if memory runs out)."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_upscale_model"
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

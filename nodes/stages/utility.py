@@ -72,6 +72,9 @@ def _target_size(kind: str, height: int, width: int, options: dict) -> tuple[int
 class ResizeImageMaskNode:
     """Resize an IMAGE or a MASK by a factor, to given sides, to a side length, a pixel count or another's size."""
 
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_post_processing"
+    OBJECT_INFO_V3 = True
+
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
@@ -81,6 +84,7 @@ class ResizeImageMaskNode:
 
     RETURN_TYPES = (MATCH_TYPE,)
     RETURN_NAMES = ("resized",)
+    OUTPUT_MATCHTYPES = ("input_type",)  # the output takes the type the template input received
     FUNCTION = "resize"
     CATEGORY = "transform"
 
@@ -137,6 +141,9 @@ def _latent_batches(latents: list[dict]):
 
 class RebatchLatents:
     """Regroup every incoming latent into batches of batch_size; a change of size starts a new batch."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_rebatch"
+    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):

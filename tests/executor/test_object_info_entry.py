@@ -62,3 +62,26 @@ def test_round_trip_of_real_v1_entries():
         assert json.dumps(rendered) == json.dumps(entry), name
         checked += 1
     assert checked > 40
+
+
+def test_v3_shape_for_classes_marked_object_info_v3():
+    class Marked(testnodes.Output):
+        OBJECT_INFO_V3 = True
+        RETURN_TYPES = ("INT", "INT")
+        OUTPUT_TOOLTIPS = ("first",)
+        OUTPUT_MATCHTYPES = ("T",)
+        RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_test"
+
+    info = node_info("Marked", Marked, None)
+    assert list(info) == ["input", "input_order", "output", "output_is_list", "output_name", "output_tooltips",
+                          "output_matchtypes", "name", "display_name", "description", "python_module", "category",
+                          "output_node", "deprecated", "experimental", "api_node"]
+    assert info["display_name"] is None  # no display name given: null, not the class name
+    assert info["input"]["hidden"] == {"prompt": ["PROMPT"], "unique_id": ["UNIQUE_ID"]}
+    assert info["output_tooltips"] == ["first", None] and info["output_matchtypes"] == ["T"]
+    assert info["python_module"] == "comfy_extras.nodes_test"
+    assert (info["deprecated"], info["experimental"], info["api_node"], info["output_node"]) == \
+        (False, False, False, True)
+    assert node_info("Marked", Marked, "Marked Node")["display_name"] == "Marked Node"
+    # the declaration itself is untouched: V1 hidden strings still drive the executor
+    assert Marked.INPUT_TYPES()["hidden"] == {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"}
