@@ -60,3 +60,17 @@ def test_a_plain_picture_has_no_shape_and_float_input_is_read_like_bytes():
 def test_a_wrong_shaped_array_is_rejected_with_its_shape():
     with pytest.raises(ValueError, match=r"expected an RGB image \[H, W, 3\], got shape \(32, 32\)"):
         evaluate.judge(np.zeros((32, 32)))
+
+
+def test_arbitrary_pictures_get_a_verdict_without_errors():
+    """Pictures a half-trained model makes (noise, blobs, gradients) are judged, never crash the evaluator."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, 32)[None, :, None] * np.ones((32, 1, 3))
+    pictures = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(20)]
+    pictures += [np.asarray(Image.fromarray(p).resize((4, 4)).resize((32, 32), Image.BILINEAR)) for p in pictures]
+    pictures += [ramp.astype(np.uint8), np.zeros((32, 32, 3), np.uint8), np.full((48, 48, 3), 255, np.uint8)]
+    for picture in pictures:
+        judgement = evaluate.judge(picture)
+        assert judgement.colour in domain.SHAPE_COLOURS and judgement.background in domain.BACKGROUND_COLOURS
+        assert judgement.shape in (None, *domain.ALL_SHAPES) and judgement.position in (None, *domain.POSITIONS)
+        assert judgement.mask.shape == picture.shape[:2]
