@@ -23,8 +23,9 @@ async def convert(request: web.Request) -> web.Response:
     workflow = await read_json_object(request)
     from executor.convert import editor_to_api
 
-    try:
-        prompt = editor_to_api(workflow, state_of(request).registry.classes)
+    registry = state_of(request).registry
+    try:  # untitled nodes get their display name as _meta.title, as the front end's graphToPrompt gives them
+        prompt = editor_to_api(workflow, registry.classes, registry.display_names)
     except Exception as exc:  # the workflow is client data: whatever it trips on is a 400, not a crash
         log.debug("conversion failed", exc_info=True)
         raise BadRequest("Cannot convert the workflow", f"{type(exc).__name__}: {exc}", error_type="convert_failed")
