@@ -63,7 +63,9 @@ function CanvasInner() {
   const reconnected = useRef(false);
   const wrapper = useRef<HTMLDivElement>(null);
 
-  const nodes = useFlowNodes(graph, selection, measured);
+  const [measureVersion, setMeasureVersion] = useState(0);
+  const measureTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const nodes = useFlowNodes(graph, selection, measured, measureVersion);
   const edges = useFlowEdges(graph, selectedEdges);
 
   /** A group dragged to (x, y): the nodes inside it when the drag began follow it. */
@@ -92,9 +94,11 @@ function CanvasInner() {
         if (change.selected) chosen.add(change.id);
         else chosen.delete(change.id);
       } else if (change.type === "dimensions" && change.dimensions) {
-        // React Flow already holds the measurement; keeping it here lets a changed node object carry it along
-        // (so its handles are not measured again) without redrawing every node now.
+        // React Flow already holds the measurement and draws with it. Our node objects take it over once things
+        // settle (the minimap reads it from there), not on every batch: that would redraw every node while loading.
         measured.set(change.id, change.dimensions);
+        clearTimeout(measureTimer.current);
+        measureTimer.current = setTimeout(() => setMeasureVersion((v) => v + 1), 250);
       } else if (change.type === "position") {
         if (change.dragging === false) dragEnded = true;
         if (!change.position) continue;

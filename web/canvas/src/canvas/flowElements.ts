@@ -8,7 +8,7 @@ import type { NodeData } from "./NodeView";
 import type { Measured } from "./viewport";
 
 export /** React Flow nodes for a graph, reusing the object of every node that did not change (keeps 300-node graphs fast). */
-function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, Measured>): Node[] {
+function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, Measured>, version: number): Node[] {
   const cache = useRef(new Map<string, { key: unknown[]; node: Node }>());
   return useMemo(() => {
     const selected = new Set(selection);
@@ -22,7 +22,7 @@ function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, M
     };
     graph.groups.forEach((group, index) => {
       const id = `g${index}`;
-      reuse(id, [group, selected.has(id)], () => ({
+      reuse(id, [group, selected.has(id), measured.get(id)], () => ({
         // Far below nodes, so that even selected (which React Flow raises by 1000) it stays behind them.
         id, type: "dlgroup", position: { x: group.bounding[0], y: group.bounding[1] }, zIndex: -2000,
         data: { group, index } satisfies GroupData, selected: selected.has(id), measured: measured.get(id),
@@ -31,14 +31,15 @@ function useFlowNodes(graph: Graph, selection: string[], measured: Map<string, M
     });
     for (const node of graph.nodes) {
       const id = String(node.id);
-      reuse(id, [node, selected.has(id)], () => ({
+      reuse(id, [node, selected.has(id), measured.get(id)], () => ({
         id, type: "dl", position: { x: node.pos[0], y: node.pos[1] }, data: { node } satisfies NodeData,
         selected: selected.has(id), measured: measured.get(id),
       }));
     }
     cache.current = next;
     return out;
-  }, [graph.nodes, graph.groups, selection, measured]);
+    // `version` says the mutable `measured` map has news.
+  }, [graph.nodes, graph.groups, selection, measured, version]);
 }
 
 export function edgeFor(link: Link, nodes: Map<number, EditorNode>, selected: boolean): Edge | null {
