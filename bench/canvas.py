@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "web" / "e2e"))
 
-from live_server import start_server, stop_server  # noqa: E402
+from canvas_live_server import start_server, stop_server  # noqa: E402
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 # Node types cycled through the generated graph: widget-heavy ones first, so the graph is realistic to draw.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from live_server import start_server, stop_server
+from canvas_live_server import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[3]
 DIST = ROOT / "web" / "canvas" / "dist" / "index.html"

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from live_server import start_server, stop_server
+from canvas_live_server import start_server, stop_server
 
 pytestmark = pytest.mark.timeout(120)
 

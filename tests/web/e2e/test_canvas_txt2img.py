@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from live_server import start_server, stop_server
+from canvas_live_server import start_server, stop_server
 
 pytestmark = pytest.mark.timeout(300)
 
