@@ -115,7 +115,7 @@ class _Scope:
         if self.instance is not None and origin_id == self.input_node_id:
             outer = (self.instance.get("inputs") or [])[slot] if slot < len(self.instance.get("inputs") or []) else {}
             if outer.get("link") is None:
-                return ("keep",)  # unconnected subgraph input: the inner widget keeps its value
+                return self._promoted_value(slot)
             return self.parent.resolve_link(outer["link"])
         node = self.nodes.get(origin_id)
         if node is None:
@@ -139,6 +139,17 @@ class _Scope:
         if kind in FRONTEND_ONLY:
             return None
         return ("link", self.prefix + origin_id, slot)
+
+    def _promoted_value(self, slot: int) -> _Source:
+        """An unconnected subgraph input: the instance's own widget value when the input is shown as a widget on
+        the instance (its `widgets_values` hold one entry per input marked `widget`, in input order), else the
+        inner widget keeps its value."""
+        inputs = self.instance.get("inputs") or []
+        values = self.instance.get("widgets_values")
+        if slot >= len(inputs) or not inputs[slot].get("widget") or not isinstance(values, list):
+            return ("keep",)
+        index = sum(1 for entry in inputs[:slot] if entry.get("widget"))
+        return ("value", values[index]) if index < len(values) else ("keep",)
 
     def _follow_input(self, node: dict, index: int) -> _Source:
         inputs = node.get("inputs") or []

@@ -190,3 +190,35 @@ def test_bypassed_subgraph_instance_and_unconnected_subgraph_input():
     assert set(bypassed) == {"1", "3"} and bypassed["3"]["inputs"] == {"value": ["1", 0]}
     muted = editor_to_api(root(2), CLASSES)
     assert set(muted) == {"1", "3"} and muted["3"]["inputs"] == {}
+
+
+def test_unconnected_subgraph_input_takes_the_instances_promoted_widget_value():
+    """The front end sends the value of the widget shown on the instance, not the inner node's own value."""
+    sub_id = "44444444-0000-0000-0000-000000000004"
+    # inside: Add(a <- x, b <- b); Text(text <- label), both fed by subgraph inputs
+    sub = _subgraph(sub_id, [
+        node(1, "Add", inputs=[slot("a", "INT", 1), slot("b", "INT", 3, widget={"name": "b"})],
+             outputs=[out("sum", "INT", [2])], widgets=[7]),
+        node(2, "Text", inputs=[slot("text", "STRING", 4, widget={"name": "text"})],
+             outputs=[out("STRING", "STRING", [])], widgets=["inner"])],
+        [link_object(1, -10, 0, 1, 0, "INT"), link_object(2, 1, 0, -20, 0, "INT"),
+         link_object(3, -10, 1, 1, 1, "INT"), link_object(4, -10, 2, 2, 0, "STRING")],
+        [{"id": "in-x", "name": "x", "type": "INT", "linkIds": [1]},
+         {"id": "in-b", "name": "b", "type": "INT", "linkIds": [3]},
+         {"id": "in-label", "name": "label", "type": "STRING", "linkIds": [4]}],
+        [{"id": "out-y", "name": "y", "type": "INT", "linkIds": [2]}])
+    wf = {"version": 1, "definitions": {"subgraphs": [sub]},
+          "nodes": [node(1, "Const", outputs=[out("INT", "INT", [1])], widgets=[1]),
+                    node(2, sub_id, inputs=[slot("x", "INT", 1), slot("b", "INT", None, widget={"name": "b"}),
+                                            slot("label", "STRING", None, widget={"name": "label"})],
+                         outputs=[out("y", "INT", [2])], widgets=[42, "outer"]),
+                    node(3, "IntOutput", inputs=[slot("value", "INT", 2)])],
+          "links": [link_object(1, 1, 0, 2, 0, "INT"), link_object(2, 2, 0, 3, 0, "INT")]}
+    api = editor_to_api(wf, CLASSES)
+    assert api["2:1"]["inputs"] == {"b": 42, "a": ["1", 0]}
+    assert api["2:2"]["inputs"]["text"] == "outer"
+    # an input connected outside still wins over any widget value
+    wf["nodes"][1]["inputs"][1]["link"] = 3
+    wf["nodes"].append(node(4, "Const", outputs=[out("INT", "INT", [3])], widgets=[5]))
+    wf["links"].append(link_object(3, 4, 0, 2, 1, "INT"))
+    assert editor_to_api(wf, CLASSES)["2:1"]["inputs"] == {"b": ["4", 0], "a": ["1", 0]}
