@@ -8,7 +8,7 @@ thread 3x faster than two on this shared CPU; expect minutes for that case under
 from __future__ import annotations
 
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +25,10 @@ STEPS = 4  # timed steps per case, after one warm-up step
 def seconds_per_step(stage: str, threads: int, **recipe) -> float:
     """Run one stage of a throw-away trainer; the mean time of its steps after the first."""
     torch.set_num_threads(threads)
-    trainer = Trainer(Recipe(save_every=10**9, log_every=10**9, warmup_steps=1, **recipe),
-                      Path("/nonexistent/never-written.safetensors"), Path("/nonexistent"), log=lambda _: None)
-    trainer.train_vae() if stage == "vae" else trainer.train_unet()
+    with tempfile.TemporaryDirectory() as work:  # the last step writes a log line there
+        trainer = Trainer(Recipe(save_every=10**9, log_every=10**9, warmup_steps=1, **recipe),
+                          Path(work) / "unused.safetensors", Path(work), log=lambda _: None)
+        trainer.train_vae() if stage == "vae" else trainer.train_unet()
     times = trainer.step_seconds[stage][1:]
     return sum(times) / len(times)
 
