@@ -86,6 +86,10 @@ def controlnet_config(shapes: dict) -> tuple[dict, dict, str]:
     return config, unet_config, family
 
 
+class NotAControlNet(ModelFileError):
+    """The file has none of the keys of a ControlNet layout (it may still be a T2I-Adapter)."""
+
+
 class ControlNetWeights(DeviceResident):
     """A loaded ControlNet network, its model family and the file it came from."""
 
@@ -112,7 +116,7 @@ def _original_layout(state_dict: dict, path: Path) -> dict:
         return dict(state_dict)
     if "lora_controlnet" in state_dict:
         raise ModelFileError(f"{path}: a Control-LoRA, which diffloom does not support; expected a ControlNet")
-    raise ModelFileError(f"{path}: not a ControlNet (no 'control_model.zero_convs.0.0.weight' or "
+    raise NotAControlNet(f"{path}: not a ControlNet (no 'control_model.zero_convs.0.0.weight' or "
                          "'controlnet_cond_embedding.conv_in.weight'); ControlNets of non-SD families are not "
                          "supported")
 
@@ -262,6 +266,25 @@ class ControlNet:
         if self.weights.global_average_pooling:
             down = [t.mean(dim=(2, 3), keepdim=True) for t in down]
             mid = mid.mean(dim=(2, 3), keepdim=True)
-        if previous is None:
-            return {"down": down, "mid": mid}
-        return {"down": [a + b.to(a) for a, b in zip(down, previous["down"])], "mid": mid + previous["mid"].to(mid)}
+        return merge_residuals({"down": down, "mid": mid}, previous)
+
+
+def merge_residuals(current: dict, previous: dict | None) -> dict:
+    """One control's residuals plus those of the controls before it in its chain, of any kinds.
+
+    Kinds are "down" and "mid" (ControlNets) and "intrablock" (T2I-Adapters). As in ComfyUI's control merge, each
+    kind is summed position by position; a kind or position only one side has is kept as it is.
+    """
+    if not previous:
+        return current
+    merged = dict(previous)
+    for kind, value in current.items():
+        before = merged.get(kind)
+        if before is None:
+            merged[kind] = value
+        elif isinstance(value, torch.Tensor):
+            merged[kind] = value + before.to(value)
+        else:
+            longer, shorter = (value, before) if len(value) >= len(before) else (before, value)
+            merged[kind] = [a + b.to(a) for a, b in zip(longer, shorter)] + list(longer[len(shorter):])
+    return merged

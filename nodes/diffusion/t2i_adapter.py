@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from nodes.diffusion.controlnet import ControlNet
+from nodes.diffusion.controlnet import ControlNet, merge_residuals
 from nodes.diffusion.devices import DeviceResident, compute_device
 from nodes.diffusion.files import ModelFileError, load_state_dict
 from nodes.diffusion.loading import assign_weights, on_meta
@@ -141,8 +141,4 @@ class T2IAdapterControl(ControlNet):
         previous = self.previous.get_control(x_noisy, sigma, cond, n_chunks) if self.previous else None
         if self.hint is None or not self._active(float(sigma.reshape(-1)[0])):
             return previous
-        features = self._features(cond["x_in"], n_chunks)
-        merged = dict(previous or {})
-        before = merged.get("intrablock")
-        merged["intrablock"] = features if before is None else [a + b.to(a) for a, b in zip(features, before)]
-        return merged
+        return merge_residuals({"intrablock": self._features(cond["x_in"], n_chunks)}, previous)

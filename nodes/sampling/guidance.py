@@ -5,9 +5,10 @@ weighted by strength × mask (areas without a mask get an 8-latent-pixel feather
 of one side are averaged by weight. Entries of both sides with compatible shapes go through one UNet call.
 
 ControlNet hook: an entry's `control` option, if set, is an object with
-`get_control(x_noisy, sigma, cond, n_chunks) -> {"down": [...], "mid": tensor} | None`, called once per batched
-UNet call (`cond` holds the batched `context`, `extras`, `timestep` and the scaled input `x_in`); optional
-`pre_run(model)` and `cleanup()` are called around a sampling run. Entries sharing a control object batch together.
+`get_control(x_noisy, sigma, cond, n_chunks) -> {"down": [...], "mid": tensor, "intrablock": [...]} | None` (any
+of the keys), called once per batched UNet call (`cond` holds the batched `context`, `extras`, `timestep` and the
+scaled input `x_in`); optional `pre_run(model)` and `cleanup()` are called around a sampling run. Entries sharing a
+control object batch together.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def _controlnet_names() -> list[str]:
 
 
 def _load(node: str, control_net_name: str, base_model=None):
-    from nodes.diffusion.controlnet import ControlNet, load_controlnet_weights
+    from nodes.diffusion.controlnet import ControlNet, NotAControlNet, load_controlnet_weights
     from nodes.diffusion.files import ModelFileError
 
     try:
@@ -34,6 +34,12 @@ def _load(node: str, control_net_name: str, base_model=None):
             adapter = load_t2i_adapter(path)
         except ModelFileError as adapter_error:
             raise ModelFileError(f"{node}: input 'control_net_name' ({control_net_name}): {adapter_error}") from error
+        if adapter is None and isinstance(error, NotAControlNet):
+            raise ModelFileError(
+                f"{node}: input 'control_net_name' ({control_net_name}): neither a ControlNet nor a T2I-Adapter; "
+                "expected a ControlNet ('control_model.zero_convs.0.0.weight' or "
+                "'controlnet_cond_embedding.conv_in.weight') or a T2I-Adapter ('adapter.conv_in.weight' or "
+                "'conv_in.weight' with 'body.0.block1.weight'), for SD1.x, SD2.x or SDXL") from error
         if adapter is None:
             raise ModelFileError(f"{node}: input 'control_net_name' ({control_net_name}): {error}") from error
         return adapter

@@ -148,9 +148,11 @@ def test_light_adapters_and_unknown_files_are_refused_by_name(folders):
                                              r"light or Co-Adapter"):
         ControlNetLoader().load_controlnet("light.safetensors")
     save(folders, {"nothing.weight": torch.zeros(4)}, "other.safetensors")
-    with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name' \(other.safetensors\).*"
-                                             r"not a ControlNet"):
+    with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name' \(other.safetensors\): "
+                                             r"neither a ControlNet nor a T2I-Adapter; expected a ControlNet .* or "
+                                             r"a T2I-Adapter") as refused:
         ControlNetLoader().load_controlnet("other.safetensors")
+    assert "not supported" not in str(refused.value)
 
 
 def test_sdxl_adapter_in_diffusers_layout(folders):
@@ -177,3 +179,48 @@ def test_sdxl_adapter_in_diffusers_layout(folders):
     expected = tiny.components["unet"](x_in, timestep, encoder_hidden_states=cond, added_cond_kwargs=extras,
                                        down_intrablock_additional_residuals=features).sample
     torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("order", ["controlnet_after_adapter", "adapter_after_controlnet", "adapter_controlnet_adapter"])
+def test_chains_of_controlnets_and_adapters_add_their_residuals(folders, sd1, order):
+    from tests.tiny_models import write_tiny_controlnet
+
+    tiny, model, clip = sd1
+    save(folders, original_adapter(), "t2i.safetensors")
+    save(folders, original_adapter(seed=7), "t2i_b.safetensors")
+    write_tiny_controlnet(tiny, folders.models_dir / "controlnet", "original", "cn.safetensors")
+    names = {"controlnet_after_adapter": ["t2i", "cn"], "adapter_after_controlnet": ["cn", "t2i"],
+             "adapter_controlnet_adapter": ["t2i", "cn", "t2i_b"]}[order]
+    hint = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(8))
+    plain = positive, negative = clip.encode("a house"), clip.encode("")
+    alone = []
+    for index, name in enumerate(names):
+        (control,) = ControlNetLoader().load_controlnet(f"{name}.safetensors")
+        strength = 0.5 + 0.25 * index
+        alone.append(ControlNetApplyAdvanced().apply_controlnet(*plain, control, hint, strength,
+                                                                0.0, 1.0)[0][0][1]["control"])
+        positive, negative = ControlNetApplyAdvanced().apply_controlnet(positive, negative, control, hint, strength,
+                                                                        0.0, 1.0)
+    chained = positive[0][1]["control"]
+    assert [type(c).__name__ for c in reversed(chained.chain())] == [type(c).__name__ for c in alone]
+    chained.pre_run(model)
+    for control in alone:
+        control.pre_run(model)
+
+    g = torch.Generator().manual_seed(9)
+    x_in = torch.randn(2, 4, 8, 8, generator=g)
+    cond = {"x_in": x_in, "context": torch.cat([positive[0][0], negative[0][0]]), "extras": {},
+            "timestep": torch.tensor([500.0, 500.0])}
+    sigma = torch.tensor([model.model_sampling.sigma_max])
+    residuals = chained.get_control(x_in, sigma, cond, 2)
+    separate = [control.get_control(x_in, sigma, cond, 2) for control in alone]
+    # every kind of residual is the sum over the controls that produce it, whatever the order of the chain
+    for kind in ("down", "mid", "intrablock"):
+        parts = [r[kind] for r in separate if kind in r]
+        assert kind in residuals
+        if kind == "mid":
+            torch.testing.assert_close(residuals[kind], sum(parts), atol=1e-5, rtol=1e-5)
+        else:
+            for ours, *ref in zip(residuals[kind], *parts):
+                torch.testing.assert_close(ours, sum(ref), atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(model.unet_forward(x_in, cond["timestep"], cond["context"], {}, control=residuals)).all()

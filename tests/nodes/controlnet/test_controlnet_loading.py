@@ -111,7 +111,7 @@ def test_files_that_are_not_controlnets(tiny_checkpoints, tiny_models_paths):
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_checkpoints["sd1"].path, folder / "a_checkpoint.safetensors")
     with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name' \(a_checkpoint.safetensors\)"
-                                             r".*not a ControlNet"):
+                                             r": neither a ControlNet nor a T2I-Adapter; expected a ControlNet"):
         ControlNetLoader().load_controlnet("a_checkpoint.safetensors")
     with pytest.raises(FileNotFoundError, match=r"ControlNetLoader: input 'control_net_name'.*missing.safetensors"):
         ControlNetLoader().load_controlnet("missing.safetensors")
