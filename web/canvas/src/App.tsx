@@ -24,7 +24,10 @@ function Tabs() {
         <div key={tab.id} className={`dl-tab ${tab.id === activeId ? "active" : ""}`} onClick={() => activate(tab.id)}
           onDoubleClick={() => { const name = prompt("Rename workflow", tab.name); if (name) renameTab(tab.id, name); }}>
           {tab.name}{!sameGraph(tab) ? " •" : ""}
-          <button className="dl-tab-close" onClick={(e) => { e.stopPropagation(); closeTab(tab.id); }}>×</button>
+          <button className="dl-tab-close" onClick={(e) => {
+            e.stopPropagation();
+            if (sameGraph(tab) || !tab.history.present.nodes.length || confirm(`Close "${tab.name}" without saving its changes?`)) closeTab(tab.id);
+          }}>×</button>
         </div>
       ))}
       <button className="dl-tab-new" title="new workflow" onClick={newBlankTab}>+</button>
