@@ -124,7 +124,7 @@ def _gpu_memory() -> int:
 class CacheEntry:
     outputs: list  # one list of items per output
     ui: dict | None
-    root: str  # signature of the prompt node this result belongs to (itself, or the node that expanded it)
+    root: str  # its own signature, or for an expanded node a key naming the prompt node that expanded it
     cpu_bytes: int = 0
     gpu_bytes: int = 0
     generation: int = 0
@@ -162,7 +162,7 @@ class OutputCache:
         self._enforce()
 
     def begin_prompt(self, signatures: set[str]) -> None:
-        """Start a prompt whose nodes have `signatures`: the classic and none policies drop here."""
+        """Start a prompt whose nodes have `signatures` (and roots): the classic and none policies drop here."""
         self.generation += 1
         if self.settings.mode == "none":
             self.clear()

@@ -60,6 +60,12 @@ def _no_events(event: str, data: dict) -> None:
     pass
 
 
+def _expansion_root(node_id: str, class_type: str) -> str:
+    """What keeps the results of a node's expansion: the prompt node's id and class, not its signature, as ComfyUI
+    keys its per-parent sub-caches, so they outlive a change to that node's own inputs (classic policy)."""
+    return f"expanded-by:{class_type}:{node_id}"
+
+
 class Executor:
     """Runs prompts one at a time; keeps node instances and the output cache between them."""
 
@@ -188,7 +194,8 @@ class _PromptRun:
         self._message("execution_start", {"prompt_id": self.prompt_id})
         await self.signatures.prepare(list(prompt), self.extra_data)
         signatures = {node_id: self.signatures.get(node_id) for node_id in prompt}
-        self.cache.begin_prompt(set(signatures.values()))
+        roots = {_expansion_root(node_id, node.get("class_type")) for node_id, node in prompt.items()}
+        self.cache.begin_prompt(set(signatures.values()) | roots)
         self.executor.forget_instances(set(prompt))
         cached_at_start = [node_id for node_id, s in signatures.items() if s in self.cache]
         self._message("execution_cached", {"nodes": cached_at_start, "prompt_id": self.prompt_id})
@@ -433,7 +440,8 @@ class _PromptRun:
     def _complete(self, node_id: str, outputs: list, ui: dict) -> None:
         self.values[node_id] = outputs
         signature = self.signatures.get(node_id)
-        root = self.signatures.get(self.dynprompt.get_real_node_id(node_id))
+        real = self.dynprompt.get_real_node_id(node_id)
+        root = None if real == node_id else _expansion_root(real, self.dynprompt.get_node(real)["class_type"])
         self.cache.set(signature, outputs, ui or None, root)
         self.ran.append(node_id)
         if ui:
