@@ -228,20 +228,24 @@ def unclip_adm(unclip_conditioning: list[dict], width: int, seed: int | None = N
     """`[1, 2·width]`: noised image embeddings ⊕ their noise-level embedding, from `unclip_conditioning`.
 
     Each image embedding is noise-augmented and weighted by its strength; several are summed and augmented again
-    at `merge_augmentation` (SD2.1 unCLIP 0.05, SDXL revision 0). Every draw uses the same seed (sampler seed − 10
-    when known, else 0), as in ComfyUI, so runs repeat.
+    at `merge_augmentation` (SD2.1 unCLIP 0.05, SDXL revision 0). As in ComfyUI, every image draws its noise from a
+    generator freshly seeded with the sampler seed − 10 (0 when unknown), and the merge draws the next noise from the
+    last image's generator (ComfyUI's draw from the global generator just seeded, on the CPU). The embeddings are
+    used as they are (mean 0, std 1): ComfyUI never loads a checkpoint's `noise_augmentor.data_mean`/`data_std`.
     """
     seed = ((seed if seed is not None else 10) - 10) % 2 ** 63
     adm = []
+    generator = None
     for entry in unclip_conditioning:
         for embeds in entry["clip_vision_output"].image_embeds.float():
             embeds = embeds.reshape(1, -1)
             if embeds.shape[-1] != width:
                 raise ValueError(f"unCLIPConditioning: the CLIP vision model gives {embeds.shape[-1]}-wide image "
                                  f"embeddings, this model needs {width} (SDXL revision uses clip_vision_g)")
-            noised, level = noise_augment(embeds, entry["noise_augmentation"], torch.Generator().manual_seed(seed))
+            generator = torch.Generator().manual_seed(seed)
+            noised, level = noise_augment(embeds, entry["noise_augmentation"], generator)
             adm.append(torch.cat([noised, level], dim=1) * entry["strength"])
     if len(adm) > 1:
         summed = torch.stack(adm).sum(0)[:, :width]
-        return torch.cat(noise_augment(summed, merge_augmentation, torch.Generator().manual_seed(seed)), dim=1)
+        return torch.cat(noise_augment(summed, merge_augmentation, generator), dim=1)
     return adm[0]

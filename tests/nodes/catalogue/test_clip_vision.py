@@ -211,8 +211,9 @@ def test_unclip_checkpoint_loader_returns_the_embedded_vision_model(folders):
 
 
 def write_tiny_unclip(folder, seed=0):
-    """A tiny SD2.1-unCLIP-style checkpoint: SD2 parts, a UNet with a projected image-vector input, and an
-    embedded OpenCLIP vision tower whose embeddings are as wide as the text context."""
+    """A tiny SD2.1-unCLIP-style checkpoint: SD2 parts, a UNet with a projected image-vector input, an embedded
+    OpenCLIP vision tower whose embeddings are as wide as the text context, and (like the real files) the noise
+    augmentor's embedding statistics, here far from mean 0 / std 1."""
     from diffusers import UNet2DConditionModel
 
     from tests.nodes.catalogue.tiny_catalogue import openclip_visual_layout, tiny_vision_model
@@ -226,6 +227,8 @@ def write_tiny_unclip(folder, seed=0):
     state.update({"model.diffusion_model." + k: v for k, v in unet_original(unet).items()})
     vision = tiny_vision_model(seed=seed + 5, projection_dim=H_WIDTH, width=H_WIDTH)
     state.update({"embedder.model." + k: v for k, v in openclip_visual_layout(vision).items()})
+    state["noise_augmentor.data_mean"] = torch.full((1, H_WIDTH), 3.0)
+    state["noise_augmentor.data_std"] = torch.full((1, H_WIDTH), 5.0)
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "unclip.safetensors"))
     return unet, vision
@@ -242,7 +245,8 @@ def test_sd2_unclip_model_takes_the_noised_image_vector_as_class_input(folders):
     (conditioning,) = unCLIPConditioning().apply_adm(clip.encode("a cat"), encoded, 0.8, 0.25)
     context, options = conditioning[0]
     extras = model.extra_conds(options, (1, 4, 8, 8))
-    # independent: ᾱ at level round(999·0.25) = 250, sinusoidal embedding cos ⊕ sin, noise from seed 0
+    # independent: ᾱ at level round(999·0.25) = 250, sinusoidal embedding cos ⊕ sin, noise from seed 0; the
+    # embeddings are noised as they are: ComfyUI never loads the checkpoint's noise_augmentor statistics
     embeds = vision(pixel_values=reference_pixels(image, False)).image_embeds
     a = alpha_bar(250)
     noise = torch.randn(embeds.shape, generator=torch.Generator().manual_seed(0))
@@ -260,19 +264,50 @@ def test_sd2_unclip_model_takes_the_noised_image_vector_as_class_input(folders):
     assert plain.shape == (1, 128) and not plain.any()
 
 
+def test_the_sampler_seed_minus_10_seeds_the_noise_augmentation(folders, monkeypatch):
+    from nodes.diffusion import clip_vision
+    from nodes.stages.clip_vision import unCLIPCheckpointLoader
+    from nodes.stages.sampling import KSampler
+
+    write_tiny_unclip(folders.models_dir / "checkpoints")
+    model, clip, _, vision = unCLIPCheckpointLoader().load_checkpoint("unclip.safetensors")
+    image = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(13))
+    (encoded,) = CLIPVisionEncode().encode(vision, image, "none")
+    (positive,) = unCLIPConditioning().apply_adm(clip.encode("a cat"), encoded, 1.0, 0.3)
+    seen = []
+    original = clip_vision.unclip_adm
+
+    def spy(conditioning, width, seed=None, **kwargs):
+        seen.append(seed)
+        return original(conditioning, width, seed, **kwargs)
+    monkeypatch.setattr(clip_vision, "unclip_adm", spy)
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    KSampler().sample(model, 1234, 1, 1.0, "euler", "normal", positive, clip.encode(""), latent, 1.0)
+    assert seen and set(seen) == {1234}  # unclip_adm draws with seed − 10, checked below
+    embeds = encoded.image_embeds.float()
+    noise = torch.randn(embeds.shape, generator=torch.Generator().manual_seed(1224))
+    a = alpha_bar(round(999 * 0.3))
+    vector = original(positive[0][1]["unclip_conditioning"], embeds.shape[-1], 1234)
+    torch.testing.assert_close(vector[:, :embeds.shape[-1]], math.sqrt(a) * embeds + math.sqrt(1 - a) * noise,
+                               atol=1e-5, rtol=1e-4)
+
+
 def test_several_image_prompts_are_summed_and_noised_again():
     from nodes.diffusion.clip_vision import unclip_adm, unclip_pooled
 
     first, second = torch.randn(1, 8, generator=torch.Generator().manual_seed(12)), torch.ones(1, 8)
     entries = [{"clip_vision_output": fake_output(e), "strength": s, "noise_augmentation": 0.0}
                for e, s in ((first, 0.5), (second, 2.0))]
-    noise = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))  # the same draw for every image
+    # ComfyUI seeds with the sampler seed − 10 before every image's draw, so each image gets the same noise; the
+    # merge draws the generator's next noise
+    generator = torch.Generator().manual_seed(42)
+    noise, merge_noise = torch.randn(1, 8, generator=generator), torch.randn(1, 8, generator=generator)
     a0 = alpha_bar(0)
     summed = sum(s * (math.sqrt(a0) * e + math.sqrt(1 - a0) * noise) for e, s in ((first, 0.5), (second, 2.0)))
-    torch.testing.assert_close(unclip_pooled(entries, 8), math.sqrt(a0) * summed + math.sqrt(1 - a0) * noise,
-                               atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(unclip_pooled(entries, 8, seed=52),
+                               math.sqrt(a0) * summed + math.sqrt(1 - a0) * merge_noise, atol=1e-4, rtol=1e-5)
     a50 = alpha_bar(50)  # SD2.1 unCLIP merges at noise level round(999 · 0.05)
-    merged = unclip_adm(entries, 8)
-    torch.testing.assert_close(merged[:, :8], math.sqrt(a50) * summed + math.sqrt(1 - a50) * noise,
+    merged = unclip_adm(entries, 8, seed=52)
+    torch.testing.assert_close(merged[:, :8], math.sqrt(a50) * summed + math.sqrt(1 - a50) * merge_noise,
                                atol=1e-4, rtol=1e-5)
     assert merged.shape == (1, 16)

@@ -181,7 +181,11 @@ def test_sdxl_adapter_in_diffusers_layout(folders):
     torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("order", ["controlnet_after_adapter", "adapter_after_controlnet", "adapter_controlnet_adapter"])
+CHAINS = {"controlnet_after_adapter": ["t2i", "cn"], "adapter_after_controlnet": ["cn", "t2i"],
+          "adapter_controlnet_adapter": ["t2i", "cn", "t2i_b"]}
+
+
+@pytest.mark.parametrize("order", list(CHAINS))
 def test_chains_of_controlnets_and_adapters_add_their_residuals(folders, sd1, order):
     from tests.tiny_models import write_tiny_controlnet
 
@@ -189,12 +193,10 @@ def test_chains_of_controlnets_and_adapters_add_their_residuals(folders, sd1, or
     save(folders, original_adapter(), "t2i.safetensors")
     save(folders, original_adapter(seed=7), "t2i_b.safetensors")
     write_tiny_controlnet(tiny, folders.models_dir / "controlnet", "original", "cn.safetensors")
-    names = {"controlnet_after_adapter": ["t2i", "cn"], "adapter_after_controlnet": ["cn", "t2i"],
-             "adapter_controlnet_adapter": ["t2i", "cn", "t2i_b"]}[order]
     hint = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(8))
     plain = positive, negative = clip.encode("a house"), clip.encode("")
     alone = []
-    for index, name in enumerate(names):
+    for index, name in enumerate(CHAINS[order]):
         (control,) = ControlNetLoader().load_controlnet(f"{name}.safetensors")
         strength = 0.5 + 0.25 * index
         alone.append(ControlNetApplyAdvanced().apply_controlnet(*plain, control, hint, strength,
