@@ -153,6 +153,12 @@ def prediction_type(state_dict, family: str, prefix: str, config: dict) -> str:
     return "v" if bias.float().std(unbiased=False).item() > V_PRED_STD else "eps"
 
 
+def vae_norm_groups(first_channels: int) -> int:
+    """GroupNorm groups of a VAE, which no tensor shape records: 32 for every published VAE (128 channels and up);
+    narrower VAEs, such as the shipped toy model's 16-channel one, keep 4 channels per group."""
+    return min(NORM_GROUPS, max(1, first_channels // 4))
+
+
 def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:
     """A diffusers `AutoencoderKL` config for original-layout VAE keys starting with `prefix`."""
     p = prefix
@@ -166,7 +172,7 @@ def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:
         "out_channels": shapes[p + "decoder.conv_out.weight"][0],
         "down_block_types": ["DownEncoderBlock2D"] * len(levels), "up_block_types": ["UpDecoderBlock2D"] * len(levels),
         "block_out_channels": channels, "layers_per_block": layers,
-        "latent_channels": shapes[p + "decoder.conv_in.weight"][1], "norm_num_groups": NORM_GROUPS,
+        "latent_channels": shapes[p + "decoder.conv_in.weight"][1], "norm_num_groups": vae_norm_groups(channels[0]),
         "sample_size": 512, "use_quant_conv": p + "quant_conv.weight" in shapes,
         "use_post_quant_conv": p + "post_quant_conv.weight" in shapes,
     }

@@ -118,8 +118,6 @@ def test_the_vae_reads_back_and_the_checkpoint_samples_through_diffloom(trained)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="nodes.diffusion.detect assumes 32 GroupNorm groups for every VAE; the toy VAE has 4 "
-                          "(16 channels at its first level)", raises=ValueError, strict=False)
 def test_checkpoint_loader_simple_reads_the_vae(trained):
     from nodes.diffusion.checkpoint import load_checkpoint
 

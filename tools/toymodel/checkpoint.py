@@ -44,34 +44,7 @@ def save_checkpoint(path: str | Path, unet, vae, text_encoder, dtype: torch.dtyp
 
 
 def load_for_sampling(path: str | Path):
-    """(MODEL, CLIP, VAE) from a toy checkpoint through diffloom's own loader.
-
-    TODO(loader): nodes.diffusion.detect builds every VAE with 32 GroupNorm groups and the toy VAE has 4; until it
-    derives the count, the VAE is rebuilt here with the toy's groups and the loader's key map."""
+    """(MODEL, CLIP, VAE) from a toy checkpoint through diffloom's own loader, as CheckpointLoaderSimple loads it."""
     from nodes.diffusion.checkpoint import load_checkpoint
 
-    try:
-        return load_checkpoint(path)
-    except ValueError as error:
-        if "num_groups" not in str(error):
-            raise
-    model, clip, _ = load_checkpoint(path, output_vae=False)
-    return model, clip, _toy_vae(path)
-
-
-def _toy_vae(path: str | Path):
-    from diffusers import AutoencoderKL
-
-    from nodes.diffusion import convert_vae, detect, files
-    from nodes.diffusion.vae import VAE
-    from tools.toymodel.models import VAE_CONFIG
-
-    weights = {k.removeprefix(VAE_PREFIX): v.float() for k, v in files.load_state_dict(path).items()
-               if k.startswith(VAE_PREFIX)}
-    config = {**detect.vae_config_from_shapes(detect.shapes_of(weights), ""),
-              "norm_num_groups": VAE_CONFIG["norm_num_groups"]}
-    autoencoder = AutoencoderKL(**config)
-    expected = autoencoder.state_dict()
-    mapping = convert_vae.vae_key_map(config, expected)
-    autoencoder.load_state_dict({d: weights[o].reshape(expected[d].shape) for o, d in mapping.items()}, strict=True)
-    return VAE(autoencoder.eval().requires_grad_(False))
+    return load_checkpoint(path)
