@@ -46,6 +46,7 @@ function Title({ node, title }: { node: EditorNode; title: string }) {
             if (value && value !== title) edit((g) => { g.nodes.find((x) => x.id === node.id)!.title = value; });
           }} />
       ) : <span className="dl-title-text">{title}</span>}
+      <span className="dl-node-id">#{node.id}</span>
     </div>
   );
 }
@@ -70,7 +71,11 @@ function NodeImages({ id }: { id: string }) {
   if (!images?.length) return preview ? <img className="dl-node-image preview" src={preview} alt="preview" /> : null;
   return (
     <div className="dl-node-images">
-      {images.map((img) => <img key={img.filename + img.subfolder} className="dl-node-image" src={viewUrl(img)} alt={img.filename} />)}
+      {images.map((img) => (
+        <a key={img.filename + img.subfolder} href={viewUrl(img)} target="_blank" rel="noreferrer" className="nodrag">
+          <img className="dl-node-image" src={viewUrl(img)} alt={img.filename} />
+        </a>
+      ))}
     </div>
   );
 }
