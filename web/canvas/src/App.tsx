@@ -1,6 +1,7 @@
 /** The editor shell: menu bar, tabs, canvas, side panels and notices. */
 import { useEffect, useRef, useState } from "react";
 import * as actions from "./actions";
+import { api } from "./api/client";
 import { Canvas } from "./canvas/Canvas";
 import { Gallery } from "./panels/Gallery";
 import { QueuePanel } from "./panels/QueuePanel";
@@ -51,6 +52,12 @@ function RunStatus() {
   );
 }
 
+function InterruptButton() {
+  const busy = useRunStore((s) => s.running !== null || s.queueRemaining > 0);
+  if (!busy) return null;
+  return <button onClick={() => void api.interrupt()} title="stop the running prompt">Interrupt</button>;
+}
+
 export function App() {
   const notices = useGraphStore((s) => s.notices);
   const dismiss = useGraphStore((s) => s.dismiss);
@@ -84,6 +91,7 @@ export function App() {
         <RunStatus />
         <button onClick={() => toggle("queue")}>Queue</button>
         <button onClick={() => toggle("gallery")}>Gallery</button>
+        <InterruptButton />
         <button className="dl-queue-button" onClick={() => void actions.queuePrompt(false)} title="Ctrl+Enter (Ctrl+Shift+Enter: to the front)">Queue Prompt</button>
       </header>
       <main className="dl-main">
