@@ -14,6 +14,9 @@ from nodes.diffusion.patching import WeightPatch, apply_patches
 
 SDXL_DEFAULT_SIZE = 768  # size conditioning used when the conditioning carries no width/height
 REFINER_AESTHETIC = {"positive": 6.0, "negative": 2.5}
+# ComfyUI's masked-image channels for an inpainting model sampled without any mask: a black picture's latent
+# (UNet space), per latent channel, rather than zeros
+BLANK_INPAINT_LATENT = (0.8223, -0.6876, 0.6364, 0.1380)
 
 
 class DiffusionModel(DeviceResident):
@@ -103,7 +106,8 @@ class DiffusionModel(DeviceResident):
         """Inpainting models see a mask and a masked-image latent (UNet space) beside the noisy latent.
 
         Mask: `concat_mask`, else the sampler's `denoise_mask`; image: `concat_latent_image` (raw), else the
-        sampler's `latent_image` (UNet space). Without any mask the whole image is regenerated from a blank one.
+        sampler's `latent_image` (UNet space). Without any mask the whole image is regenerated from a blank one
+        (`BLANK_INPAINT_LATENT`, as in ComfyUI).
         """
         batch, channels, h, w = latent_shape
         mask = options.get("concat_mask", options.get("denoise_mask"))
@@ -113,7 +117,10 @@ class DiffusionModel(DeviceResident):
         elif mask is not None and options.get("latent_image") is not None:
             image = _resize(options["latent_image"], h, w)
         if mask is None:
-            mask, image = torch.ones(1, 1, h, w), None
+            mask = torch.ones(1, 1, h, w)
+            image = torch.zeros(1, channels, h, w)
+            if channels == len(BLANK_INPAINT_LATENT):
+                image += torch.tensor(BLANK_INPAINT_LATENT).view(1, -1, 1, 1)
         else:
             mask = _resize(mask.reshape(-1, 1, *mask.shape[-2:]).float(), h, w).round()
         if image is None:

@@ -181,5 +181,10 @@ def test_inpainting_model_gets_mask_and_masked_image_channels(tiny_models_paths)
     sample = torch.cat([x, small_mask.expand(2, 1, 8, 8), (raw_image * 0.18215).expand(2, 4, 8, 8)], dim=1)
     reference = tiny.components["unet"](sample, t, encoder_hidden_states=ctx).sample
     torch.testing.assert_close(model.unet_forward(x, t, ctx, extras), reference, atol=1e-5, rtol=1e-5)
-    blank = model.extra_conds({}, x.shape)["c_concat"]
-    assert blank.shape == (2, 5, 8, 8) and blank[:, 0].eq(1).all() and blank[:, 1:].eq(0).all()
+    # without any mask, ComfyUI regenerates everything from a black picture's latent (its values, not zeros), even
+    # when the conditioning carries an image
+    for options in ({}, {"concat_latent_image": raw_image}):
+        blank = model.extra_conds(options, x.shape)["c_concat"]
+        black = torch.tensor([0.8223, -0.6876, 0.6364, 0.1380]).view(1, 4, 1, 1).expand(2, 4, 8, 8)
+        assert blank.shape == (2, 5, 8, 8) and blank[:, 0].eq(1).all()
+        torch.testing.assert_close(blank[:, 1:], black)
