@@ -173,3 +173,11 @@ describe.skipIf(!HAVE_DATA)("the store", () => {
     expect(s().notices.at(-1)!.text).toMatch(/NoSuchNode/);
   });
 });
+
+describe.skipIf(!HAVE_DATA)("widget values saved by name", () => {
+  it("keeps the object shape some custom nodes use", () => {
+    const g = readWorkflow({ nodes: [{ id: 1, type: "EmptyImage", widgets_values: { width: 64, height: 8, extra: "kept" } }], links: [] });
+    setWidgetValue(g, defs, 1, 1, 16);
+    expect(g.nodes[0].widgets_values).toEqual({ width: 64, height: 16, extra: "kept" });
+  });
+});

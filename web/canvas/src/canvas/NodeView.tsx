@@ -108,7 +108,9 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
     mountedKey.current = socketKey;
   }, [socketKey, id, updateInternals]);
 
-  const values = Array.isArray(node.widgets_values) ? node.widgets_values : [];
+  const saved = node.widgets_values;
+  // Positional as ComfyUI writes them, or by widget name as a few custom nodes do.
+  const valueAt = (index: number, name: string) => (Array.isArray(saved) ? saved[index] : saved?.[name]);
   const setValue = (index: number) => (value: unknown) =>
     edit((g) => setWidgetValue(g, defs, node.id, index, value), `widget:${node.id}:${index}`);
   const classes = ["dl-node", selected && "selected", running && "running", cached && "cached", error && "error",
@@ -166,11 +168,11 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
             title={error?.inputs[spec.name]} data-input={spec.name}>
             {spec.serialize && rows.kind === "server" && <Handle type="target" position={Position.Left} id={`i:${spec.name}`} className="dl-handle dl-widget-handle"
               style={{ background: typeColor(spec.type) }} />}
-            <WidgetView spec={spec} value={values[index] ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
-              target={spec.kind === "upload" ? { value: values[index - 1], onChange: setValue(index - 1) } : undefined} />
+            <WidgetView spec={spec} value={valueAt(index, spec.name) ?? spec.defaultValue} onChange={setValue(index)} nodeId={node.id}
+              target={spec.kind === "upload" ? { value: valueAt(index - 1, String(spec.options.target)), onChange: setValue(index - 1) } : undefined} />
           </div>
         ))}
-        {rows.kind === "missing" && values.map((v, i) => <div key={i} className="dl-raw-value">{JSON.stringify(v)}</div>)}
+        {rows.kind === "missing" && Object.entries(saved ?? {}).map(([k, v]) => <div key={k} className="dl-raw-value">{JSON.stringify(v)}</div>)}
       </div>
       <NodeImages id={runId} />
       {error?.message && <div className="dl-error-text">{error.message}</div>}

@@ -135,9 +135,15 @@ export function removeNodes(graph: Graph, ids: Iterable<number>): void {
 /** Sets one widget value; when that changes which widgets exist (a dynamic combo), values move by name. */
 export function setWidgetValue(graph: Graph, defs: ObjectInfo, nodeId: number, index: number, value: unknown): void {
   const node = findNode(graph, nodeId);
-  if (!Array.isArray(node.widgets_values)) node.widgets_values = [];
-  const values = node.widgets_values as unknown[];
   const kind = nodeKind(defs, node.type);
+  if (node.widgets_values && !Array.isArray(node.widgets_values)) {
+    // Some custom nodes save their values by widget name; keep that shape.
+    const spec = kind.kind === "missing" ? undefined : widgetSpecs(kind.def)[index];
+    if (spec) node.widgets_values[spec.name] = value;
+    return;
+  }
+  if (!node.widgets_values) node.widgets_values = [];
+  const values = node.widgets_values as unknown[];
   const before = kind.kind === "missing" ? [] : widgetSpecs(kind.def, values);
   values[index] = value;
   if (kind.kind === "missing") return;
