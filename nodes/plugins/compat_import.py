@@ -7,6 +7,7 @@ installed when plugins load and stays installed, because plugin code often impor
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import sys
 from pathlib import Path
@@ -58,6 +59,18 @@ def install() -> None:
 
 def installed() -> bool:
     return _finder in sys.meta_path
+
+
+def lazy_exports(module: str, exports: dict[str, str], supported: list[str] | tuple[str, ...]):
+    """A module `__getattr__` that serves `exports` (name → "package.module:attribute"): diffloom's own objects,
+    imported on first use so that importing the compatibility module does not import torch; other names are
+    refused with `missing_symbol`."""
+    def __getattr__(name: str):
+        if name in exports:
+            target, _, attribute = exports[name].partition(":")
+            return getattr(importlib.import_module(target), attribute)
+        raise missing_symbol(module, name, supported)
+    return __getattr__
 
 
 def missing_symbol(module: str, name: str, supported: list[str] | tuple[str, ...]) -> AttributeError:

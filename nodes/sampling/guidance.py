@@ -299,6 +299,10 @@ class Guider:
     def set_cfg(self, cfg: float) -> None:
         self.cfg = float(cfg)
 
+    def set_conds(self, positive, negative) -> None:
+        """The positive and negative CONDITIONING (ComfyUI's `CFGGuider.set_conds`)."""
+        self.original = {"positive": positive, "negative": negative}
+
     @property
     def model_options(self) -> dict:
         return getattr(self.model, "model_options", None) or {}

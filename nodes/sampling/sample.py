@@ -124,30 +124,41 @@ def ksampler_sigmas(model_sampling, sampler_name: str, scheduler: str, steps: in
     return schedule(int(steps / denoise))[-(steps + 1):]
 
 
+def ksampler_sample(model, noise: torch.Tensor, steps: int, cfg: float, sampler_name: str, scheduler: str, positive,
+                    negative, samples: torch.Tensor, denoise: float = 1.0, start_step: int | None = None,
+                    last_step: int | None = None, force_full_denoise: bool = False,
+                    noise_mask: torch.Tensor | None = None, sigmas: torch.Tensor | None = None, callback=None,
+                    seed: int | None = None) -> torch.Tensor:
+    """KSampler on given noise (ComfyUI's `comfy.sample.sample`): the named schedule (or `sigmas`) cut to
+    [start_step, last_step], CFG sampling from raw `samples`; returns raw samples."""
+    from nodes.sampling.guidance import cfg_guider
+
+    if sigmas is None:
+        sigmas = ksampler_sigmas(model.model_sampling, sampler_name, scheduler, steps, denoise)
+    if last_step is not None and last_step < len(sigmas) - 1:
+        sigmas = sigmas[:last_step + 1].clone()
+        if force_full_denoise:
+            sigmas[-1] = 0
+    if start_step is not None:
+        if start_step >= len(sigmas) - 1:
+            return samples
+        sigmas = sigmas[start_step:]
+    guider = cfg_guider(model, positive, negative, cfg)
+    return sample(guider, noise, samples, sampler_object(sampler_name), sigmas, noise_mask, seed, callback)[0]
+
+
 def common_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, positive,
                     negative, latent: dict, denoise: float = 1.0, disable_noise: bool = False,
                     start_step: int | None = None, last_step: int | None = None,
                     force_full_denoise: bool = False) -> dict:
     """KSampler / KSamplerAdvanced: noise from the seed, the schedule cut to [start_step, last_step], CFG sampling."""
-    from nodes.sampling.guidance import cfg_guider
-
     samples = fix_empty_latent_channels(latent["samples"], model.latent_format.channels)
     if disable_noise:
         noise = torch.zeros(samples.shape, dtype=samples.dtype, layout=samples.layout, device="cpu")
     else:
         noise = prepare_noise(samples, seed, latent.get("batch_index"))
-    sigmas = ksampler_sigmas(model.model_sampling, sampler_name, scheduler, steps, denoise)
-    if last_step is not None and last_step < len(sigmas) - 1:
-        sigmas = sigmas[:last_step + 1].clone()
-        if force_full_denoise:
-            sigmas[-1] = 0
     out = dict(latent)
-    if start_step is not None:
-        if start_step >= len(sigmas) - 1:
-            out["samples"] = samples
-            return out
-        sigmas = sigmas[start_step:]
-    guider = cfg_guider(model, positive, negative, cfg)
-    out["samples"], _ = sample(guider, noise, samples, sampler_object(sampler_name), sigmas,
-                               latent.get("noise_mask"), seed)
+    out["samples"] = ksampler_sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, samples,
+                                     denoise, start_step, last_step, force_full_denoise, latent.get("noise_mask"),
+                                     seed=seed)
     return out

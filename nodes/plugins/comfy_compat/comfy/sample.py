@@ -1,0 +1,50 @@
+"""ComfyUI's `comfy.sample` for custom nodes: seeded noise, empty-latent widening and KSampler-style sampling.
+
+Each function hands over to diffloom's sampling code (`nodes.sampling`) with ComfyUI's argument names and order;
+torch is imported only when one runs.
+"""
+
+from __future__ import annotations
+
+from nodes.plugins.compat_import import missing_symbol
+
+__all__ = ["fix_empty_latent_channels", "prepare_noise", "sample", "sample_custom"]
+
+
+def prepare_noise(latent_image, seed: int, noise_inds=None):
+    """Initial noise for `latent_image` from `seed` (`nodes.sampling.noise.prepare_noise`; `noise_inds` are the
+    LATENT's `batch_index`)."""
+    from nodes.sampling.noise import prepare_noise as prepare
+
+    return prepare(latent_image, seed, noise_inds)
+
+
+def fix_empty_latent_channels(model, latent_image, downscale_ratio_spacial=None):
+    """An all-zero latent widened to the MODEL's latent channels (`nodes.sampling.noise.fix_empty_latent_channels`)."""
+    from nodes.sampling.noise import fix_empty_latent_channels as fix
+
+    return fix(latent_image, model.latent_format.channels)
+
+
+def sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise=1.0,
+           disable_noise=False, start_step=None, last_step=None, force_full_denoise=False, noise_mask=None,
+           sigmas=None, callback=None, disable_pbar=False, seed=None):
+    """KSampler on given noise; raw samples (`nodes.sampling.sample.ksampler_sample`). As in ComfyUI,
+    `disable_noise` has no effect here: pass zeros as `noise` instead."""
+    from nodes.sampling.sample import ksampler_sample
+
+    return ksampler_sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
+                           denoise, start_step, last_step, force_full_denoise, noise_mask, sigmas, callback, seed)
+
+
+def sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, latent_image, noise_mask=None,
+                  callback=None, disable_pbar=False, seed=None):
+    """A SAMPLER over SIGMAS with CFG; raw samples (`nodes.sampling.guidance.cfg_guider(...).sample`)."""
+    from nodes.sampling.guidance import cfg_guider
+
+    return cfg_guider(model, positive, negative, cfg).sample(noise, latent_image, sampler, sigmas, noise_mask,
+                                                             callback, disable_pbar, seed)
+
+
+def __getattr__(name: str):
+    raise missing_symbol(__name__, name, __all__)
