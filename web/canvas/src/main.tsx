@@ -11,6 +11,17 @@ import { addNode } from "./graph/edits";
 import { useGraphStore } from "./store/graphStore";
 import { persistTabs, restoreTabs } from "./store/persist";
 
+let refreshing: Promise<void> | null = null;
+
+/** Refetches `/object_info` and fits open graphs to it; calls while one is under way share it. */
+function refreshDefinitions(): Promise<void> {
+  refreshing ??= api.objectInfo()
+    .then((defs) => useGraphStore.getState().updateDefs(defs))
+    .catch((err) => useGraphStore.getState().notify("error", `Could not reload node definitions: ${(err as Error).message}`))
+    .finally(() => { refreshing = null; });
+  return refreshing;
+}
+
 const appApi: DiffloomApp = {
   registerExtension,
   getWorkflow: actions.currentWorkflow,
@@ -23,7 +34,7 @@ const appApi: DiffloomApp = {
   },
   notify: (text, level = "info") => useGraphStore.getState().notify(level, text),
   on: addListener,
-  refreshDefinitions: async () => useGraphStore.getState().setDefs(await api.objectInfo()),
+  refreshDefinitions,
 };
 window.diffloom = appApi;
 
@@ -43,6 +54,8 @@ async function boot() {
     console.warn("no extensions", err);
   }
   await callHook("setup", appApi);
+  // A node pack was reloaded on the server (by this tab or another): pick up its new definitions.
+  addListener("diffloom.custom_nodes", () => void refreshDefinitions());
   // After the extensions, so their listeners hear the first messages too.
   connectSocket();
   // Extensions may have registered widget types: draw every node again with them.

@@ -102,3 +102,35 @@ describe("run state ownership", () => {
     expect([run().tabId, run().outputs, run().gallery.length]).toEqual(["tab-b", {}, 1]);
   });
 });
+
+describe("progress_state messages", () => {
+  const entry = (node_id: string, state: string, value: number, max: number, display_node_id = node_id) =>
+    ({ [node_id]: { node_id, display_node_id, real_node_id: node_id, parent_node_id: null, prompt_id: "p1", state, value, max } });
+
+  it("shows per-node progress, on the canvas node an expansion's inner nodes belong to", () => {
+    let s = fold([["execution_start", { prompt_id: "p1" }],
+                  ["progress_state", { prompt_id: "p1", nodes: { ...entry("3", "finished", 1, 1), ...entry("12", "running", 0, 1),
+                                                                 ...entry("12.0.1", "running", 4, 10, "12") } }]]);
+    expect(s.progress["12"]).toEqual([4, 10]);
+    expect(s.active).toEqual(["12"]);
+    expect(s.done).toEqual(["3"]);
+    // A plain `progress` of the inner node lands on the canvas node too.
+    s = fold([["progress", { value: 6, max: 10, node: "12.0.1", prompt_id: "p1" }]], s);
+    expect(s.progress["12"]).toEqual([6, 10]);
+    expect(s.progress["12.0.1"]).toBeUndefined();
+    s = fold([["progress_state", { prompt_id: "p1", nodes: { ...entry("3", "finished", 1, 1), ...entry("12", "finished", 1, 1),
+                                                             ...entry("12.0.1", "finished", 10, 10, "12") } }]], s);
+    expect(s.active).toEqual([]);
+    expect(s.done.sort()).toEqual(["12", "3"]);
+  });
+
+  it("ignores another prompt's progress and clears running nodes when the prompt ends", () => {
+    let s = fold([["execution_start", { prompt_id: "p1" }],
+                  ["progress_state", { prompt_id: "other", nodes: entry("5", "running", 1, 2) }]]);
+    expect(s.progress).toEqual({});
+    s = fold([["progress_state", { prompt_id: "p1", nodes: entry("5", "running", 1, 2) }],
+              ["execution_error", { prompt_id: "p1", node_id: "5", exception_type: "E", exception_message: "x" }]], s);
+    expect(s.active).toEqual([]);
+    expect(s.errors["5"].message).toBe("E: x");
+  });
+});

@@ -88,9 +88,9 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   // Run state belongs to the tab that was queued; on other tabs the same node ids are other nodes.
   const ownTab = useRunStore((s) => s.tabId) === useGraphStore((s) => s.activeId);
   const runId = ownTab ? id : "";
-  const running = useRunStore((s) => s.running === runId);
+  const running = useRunStore((s) => s.running === runId || s.active.includes(runId));
   const cached = useRunStore((s) => s.cached.includes(runId));
-  const progress = useRunStore((s) => (s.running === runId ? s.progress[runId] : undefined));
+  const progress = useRunStore((s) => (s.running === runId || s.active.includes(runId) ? s.progress[runId] : undefined));
   const error = useRunStore((s) => s.errors[runId]);
   const updateInternals = useUpdateNodeInternals();
   // Zoomed far out, a simplified box (see LOW_DETAIL_ZOOM): far fewer elements keeps 300-node graphs smooth.

@@ -2,6 +2,7 @@
 import { produce, setAutoFreeze } from "immer";
 import { create } from "zustand";
 import { EditError } from "../graph/edits";
+import { adaptGraph } from "../graph/refresh";
 import type { Graph, ObjectInfo } from "../graph/types";
 import { emptyGraph } from "../graph/workflow";
 import { commit, commitFrom, createHistory, type History, redo, replace, undo } from "./history";
@@ -37,6 +38,8 @@ export interface GraphState {
   selection: string[];
   notices: Notice[];
   setDefs(defs: ObjectInfo): void;
+  /** New definitions for open graphs (a pack was reloaded): every tab's nodes are fitted to them, values kept. */
+  updateDefs(defs: ObjectInfo): void;
   /** Applies one undoable edit to the active graph; returns false (with a notice) if the edit was refused. */
   edit(recipe: (draft: Graph) => void, mergeKey?: string): boolean;
   /** Changes the graph without an undo step until `endGesture`. */
@@ -85,6 +88,13 @@ export const useGraphStore = create<GraphState>((set, get) => {
     selection: [],
     notices: [],
     setDefs: (defs) => set({ defs }),
+    updateDefs: (defs) => set((s) => ({
+      defs,
+      tabs: s.tabs.map((tab) => {
+        const present = adaptGraph(tab.history.present, s.defs, defs);
+        return present === tab.history.present ? tab : { ...tab, history: replace(tab.history, present) };
+      }),
+    })),
     edit(recipe, mergeKey) {
       try {
         updateActive((tab) => ({ ...tab, history: commit(tab.history, produce(tab.history.present, recipe), mergeKey) }));

@@ -22,6 +22,10 @@ export interface RunState {
   cached: string[];
   /** Node id → [value, max] of its own progress bar. */
   progress: Record<string, [number, number]>;
+  /** Nodes the last `progress_state` called running (by the id shown on the canvas): they show their progress bar. */
+  active: string[];
+  /** Executed node id (inside an expansion: "12.0.3") → the canvas node it belongs to, learnt from `progress_state`. */
+  displayOf: Record<string, string>;
   /** Nodes finished in the current prompt (for the overall bar). */
   done: string[];
   total: number;
@@ -37,7 +41,7 @@ export interface RunState {
 
 export const initialRun: RunState = {
   clientId: null, connected: false, queueRemaining: 0, promptId: null, running: null, cached: [], progress: {},
-  done: [], total: 0, outputs: {}, previews: {}, errors: {}, gallery: [], tabId: null, queueVersion: 0,
+  active: [], displayOf: {}, done: [], total: 0, outputs: {}, previews: {}, errors: {}, gallery: [], tabId: null, queueVersion: 0,
 };
 
 export interface WsMessage {
@@ -54,18 +58,22 @@ export function applyMessage(state: RunState, { type, data }: WsMessage): RunSta
                queueVersion: state.queueVersion + 1 };
     }
     case "execution_start":
-      return { ...state, promptId: data.prompt_id, running: null, cached: [], progress: {}, done: [], errors: {},
-               previews: {} };
+      return { ...state, promptId: data.prompt_id, running: null, cached: [], progress: {}, active: [], displayOf: {},
+               done: [], errors: {}, previews: {} };
     case "execution_cached":
       return { ...state, cached: (data.nodes ?? []).map(String), done: [...state.done, ...(data.nodes ?? []).map(String)] };
     case "executing": {
-      if (data.node == null) return { ...state, running: null, queueVersion: state.queueVersion + 1 };
+      if (data.node == null) return { ...state, running: null, active: [], queueVersion: state.queueVersion + 1 };
       const node = String(data.display_node ?? data.node);
       const done = state.running && !state.done.includes(state.running) ? [...state.done, state.running] : state.done;
       return { ...state, running: node, done };
     }
-    case "progress":
-      return { ...state, progress: { ...state.progress, [String(data.node ?? state.running)]: [data.value, data.max] } };
+    case "progress": {
+      const node = data.node == null ? state.running : state.displayOf[String(data.node)] ?? String(data.node);
+      return { ...state, progress: { ...state.progress, [String(node)]: [data.value, data.max] } };
+    }
+    case "progress_state":
+      return applyProgressState(state, data);
     case "executed": {
       const node = String(data.display_node ?? data.node);
       const images: ImageRef[] = data.output?.images ?? [];
@@ -73,18 +81,50 @@ export function applyMessage(state: RunState, { type, data }: WsMessage): RunSta
       return { ...state, outputs: { ...state.outputs, [node]: images }, gallery: [...images, ...state.gallery].slice(0, 200) };
     }
     case "execution_success":
-      return { ...state, running: null, done: state.running ? [...state.done, state.running] : state.done };
+      return { ...state, running: null, active: [], done: state.running ? [...state.done, state.running] : state.done };
     case "execution_error": {
-      if (data.node_id == null) return { ...state, running: null };
-      const node = String(data.node_id);
+      if (data.node_id == null) return { ...state, running: null, active: [] };
+      const node = state.displayOf[String(data.node_id)] ?? String(data.node_id);
       const message = `${data.exception_type}: ${data.exception_message}`;
-      return { ...state, running: null, errors: { ...state.errors, [node]: { message, inputs: {} } } };
+      return { ...state, running: null, active: [], errors: { ...state.errors, [node]: { message, inputs: {} } } };
     }
     case "execution_interrupted":
-      return { ...state, running: null };
+      return { ...state, running: null, active: [] };
     default:
       return state;
   }
+}
+
+interface NodeProgress {
+  value: number;
+  max: number;
+  state: string;
+  node_id?: string;
+  display_node_id?: string;
+}
+
+/** Folds one `progress_state` (every non-pending node of the prompt, spec §2.2) into the per-node bars. */
+function applyProgressState(state: RunState, data: Record<string, any>): RunState {
+  if (data.prompt_id && state.promptId && data.prompt_id !== state.promptId) return state; // another client's prompt
+  const progress = { ...state.progress };
+  const displayOf = { ...state.displayOf };
+  const active: string[] = [];
+  const done = new Set(state.done);
+  for (const [key, entry] of Object.entries((data.nodes ?? {}) as Record<string, NodeProgress>)) {
+    const real = String(entry.node_id ?? key);
+    const shown = String(entry.display_node_id ?? real);
+    displayOf[real] = shown;
+    if (entry.state === "running") {
+      progress[shown] = [entry.value, entry.max];
+      if (!active.includes(shown)) active.push(shown);
+    } else if (entry.state === "finished" && real === shown) {
+      done.add(shown); // a node inside an expansion finishing does not finish the node that expanded
+    }
+  }
+  // A node that expanded stays running while any of its inner nodes does.
+  for (const id of active) done.delete(id);
+  return { ...state, progress, displayOf, active, done: state.done.length === done.size &&
+           state.done.every((id) => done.has(id)) ? state.done : [...done] };
 }
 
 /** Validation errors of a rejected `POST /prompt` (spec §1.3, §6.8) as per-node, per-input messages. */
