@@ -1,7 +1,8 @@
 """UPSCALE_MODEL: super-resolution networks detected from their state dict, and tiled upscaling with progress.
 
 Supported: ESRGAN / Real-ESRGAN RRDBNet (original `model.N.sub.*` and BasicSR `conv_first`/`body.N.rdbK` key
-layouts, Real-ESRGAN's pixel-unshuffle ×1/×2 variants) and Real-ESRGAN's SRVGGNetCompact. spandrel, which knows
+layouts, Real-ESRGAN's pixel-unshuffle ×1/×2 variants), Real-ESRGAN's SRVGGNetCompact and SwinIR
+(`nodes.diffusion.upscale_swinir`). spandrel, which knows
 many more, cannot be used: it imports torchvision at import time, and there is no CPU torchvision here.
 """
 
@@ -17,10 +18,10 @@ from torch import nn
 from nodes.diffusion.devices import DeviceResident, compute_device
 from nodes.diffusion.files import ModelFileError, load_weights_object
 from nodes.diffusion.loading import assign_weights, on_meta
+from nodes.diffusion.upscale_swinir import is_swinir, swinir_from_state_dict
 
 TILE, OVERLAP, MIN_TILE = 512, 32, 128
-_KNOWN_OTHERS = {"layers.0.residual_group.blocks.0.norm1.weight": "SwinIR",
-                 "layers.0.residual_group.blocks.0.attn.relative_position_bias_table": "SwinIR",
+_KNOWN_OTHERS = {"layers.0.residual_group.blocks.0.norm1.weight": "a SwinIR-family model (HAT, Swin2SR, …)",
                  "body.0.body.0.weight": "RCAN/EDSR-style", "conv_before_upsample.0.weight": "SwinIR-family",
                  "encoder.0.weight": "an encoder-decoder restoration model"}
 
@@ -153,12 +154,15 @@ def architecture_from_state_dict(state: dict[str, torch.Tensor], what: str) -> t
         state = _new_esrgan_names(state)
     elif "body.0.weight" in state and state.get("body.1.weight") is not None and state["body.1.weight"].dim() == 1:
         return "RealESRGAN-compact", on_meta(lambda: _compact(state)), state
+    elif is_swinir(state):
+        network, state = swinir_from_state_dict(state, what)
+        return "SwinIR", network, state
     else:
         known = next((name for key, name in _KNOWN_OTHERS.items() if key in state), None)
         found = f"it looks like {known}, which is not supported" if known else \
             f"unrecognised keys (e.g. {sorted(state)[:3]})"
         raise ModelFileError(f"{what}: unknown upscale model architecture: {found}; supported are ESRGAN / "
-                             "Real-ESRGAN (RRDBNet) and Real-ESRGAN compact (SRVGGNetCompact)")
+                             "Real-ESRGAN (RRDBNet), Real-ESRGAN compact (SRVGGNetCompact) and SwinIR")
     return "ESRGAN", on_meta(lambda: _rrdbnet(state)), state
 
 

@@ -172,7 +172,7 @@ def test_progress_is_reported_per_tile(folders):
 
 
 @pytest.mark.parametrize("state,needle", [
-    ({"layers.0.residual_group.blocks.0.norm1.weight": torch.zeros(4)}, "looks like SwinIR, which is not supported"),
+    ({"layers.0.residual_group.blocks.0.norm1.weight": torch.zeros(4)}, "looks like a SwinIR-family model.*which is not supported"),
     ({"weird.weight": torch.zeros(4)}, "unrecognised keys"),
 ])
 def test_unknown_architecture_names_node_input_and_file(folders, state, needle):
