@@ -6,6 +6,7 @@ import copy
 
 import torch
 
+from nodes.diffusion.attention_bias import cross_attention_key_bias, fit_key_bias
 from nodes.diffusion.convert_unet import unet_key_map
 from nodes.diffusion.detect import TIME_ID_WIDTH
 from nodes.diffusion.devices import DeviceResident
@@ -63,6 +64,8 @@ class DiffusionModel(DeviceResident):
             extras["c_concat"] = self._concat(options, latent_shape)
         if self.unet.config.get("class_embed_type") == "projection":  # SD2.1 unCLIP
             extras["class_labels"] = self._unclip_vector(options)
+        if options.get("cross_attn_key_bias") is not None:  # StyleModelApply's attn_bias strength
+            extras["cross_attn_key_bias"] = options["cross_attn_key_bias"].float().reshape(1, -1)
         if options.get("gligen"):
             from nodes.diffusion.gligen import gligen_objects
 
@@ -143,6 +146,7 @@ class DiffusionModel(DeviceResident):
         concat = extras.pop("c_concat", None)
         gligen_objs = extras.pop("gligen_objs", None)
         class_labels = extras.pop("class_labels", None)
+        key_bias = extras.pop("cross_attn_key_bias", None)
         sample = x if concat is None else torch.cat([x, concat.to(x)], dim=1)
         added = {k: v.to(device, dtype) for k, v in extras.items()} or None
         kwargs = {}
@@ -158,8 +162,11 @@ class DiffusionModel(DeviceResident):
         if gligen_objs is not None:  # GLIGEN boxes: the fusers were lent to the UNet by extra_conds
             kwargs["cross_attention_kwargs"] = {"gligen": {"objs": gligen_objs.to(device, dtype)}}
         timestep = torch.as_tensor(timestep, device=device).float().reshape(-1).expand(x.shape[0])
-        out = self.unet(sample.to(device, dtype), timestep, encoder_hidden_states=context.to(device, dtype),
-                        added_cond_kwargs=added, return_dict=False, **kwargs)[0]
+        if key_bias is not None:
+            key_bias = fit_key_bias(key_bias.expand(x.shape[0], -1), context.shape[1]).to(device)
+        with cross_attention_key_bias(self.unet, key_bias):
+            out = self.unet(sample.to(device, dtype), timestep, encoder_hidden_states=context.to(device, dtype),
+                            added_cond_kwargs=added, return_dict=False, **kwargs)[0]
         return out.to(x.device, torch.float32)
 
 

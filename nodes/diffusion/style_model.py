@@ -91,3 +91,19 @@ def style_model_from_state_dict(state_dict: dict[str, torch.Tensor], what: str) 
 
 def load_style_model(path: str | Path) -> StyleModel:
     return style_model_from_state_dict(load_state_dict(path), str(path))
+
+
+def extend_key_bias(options: dict, text_tokens: int, style_tokens: int, bias: float) -> dict:
+    """Options after appending `style_tokens` behind `text_tokens`: the per-token cross-attention bias (option
+    `cross_attn_key_bias`) grows by `bias` for the style tokens, 0 for the text tokens it did not cover yet.
+
+    Like ComfyUI's attention mask for `attn_bias`: log(strength) on the style tokens' attention logits (−inf at
+    strength 0, no bias and no option at strength 1 unless an earlier apply made one)."""
+    from nodes.diffusion.attention_bias import fit_key_bias
+
+    previous = options.get("cross_attn_key_bias")
+    if previous is None and bias == 0.0:
+        return dict(options)
+    previous = torch.zeros(1, text_tokens) if previous is None else previous.float().reshape(1, -1)
+    text = fit_key_bias(previous, text_tokens, "StyleModelApply: input 'conditioning'")
+    return {**options, "cross_attn_key_bias": torch.cat([text, torch.full((1, style_tokens), bias)], dim=1)}

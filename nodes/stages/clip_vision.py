@@ -108,7 +108,8 @@ class StyleModelLoader:
 
 
 class StyleModelApply:
-    """Append the style model's tokens (from the CLIP vision output) to every conditioning's text tokens."""
+    """Append the style model's tokens (from the CLIP vision output) to every conditioning's text tokens, scaled
+    (`multiply`) or weighted in the cross-attention by log(strength) (`attn_bias`)."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -122,16 +123,20 @@ class StyleModelApply:
     CATEGORY = "conditioning/style_model"
 
     def apply_stylemodel(self, conditioning, style_model, clip_vision_output, strength, strength_type):
+        import math
+
+        import torch
+
+        from nodes.diffusion.style_model import extend_key_bias
+
         tokens = style_model.get_cond(clip_vision_output).flatten(0, 1).unsqueeze(0)
         if strength_type == "multiply":
             tokens = tokens * strength
-        elif strength != 1.0:
-            # attn_bias at strength 1 adds no bias; other strengths need an attention-mask path we lack
-            raise NotImplementedError(f"StyleModelApply: strength_type 'attn_bias' is only supported at strength "
-                                      f"1.0 (got {strength}); use 'multiply'")
-        import torch
-
-        return ([[torch.cat([cond, tokens.to(cond)], dim=1), dict(options)] for cond, options in conditioning],)
+        bias = 0.0
+        if strength_type == "attn_bias":  # the UNet's cross-attention adds log(strength) to the style tokens' logits
+            bias = math.log(strength) if strength > 0 else -math.inf
+        return ([[torch.cat([cond, tokens.to(cond)], dim=1),
+                  extend_key_bias(options, cond.shape[1], tokens.shape[1], bias)] for cond, options in conditioning],)
 
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (

@@ -175,8 +175,8 @@ def test_style_model_tokens_are_appended_to_the_text(folders):
     assert out[0][0].shape == (1, 77 + 6, 24)
     torch.testing.assert_close(out[0][0][:, :77], text)
     torch.testing.assert_close(out[0][0][:, 77:], expected, atol=1e-5, rtol=1e-4)
-    with pytest.raises(NotImplementedError, match="attn_bias"):
-        StyleModelApply().apply_stylemodel([[text, {}]], style, vision, 0.5, "attn_bias")
+    (biased,) = StyleModelApply().apply_stylemodel([[text, {}]], style, vision, 0.5, "attn_bias")
+    torch.testing.assert_close(biased[0][0][:, 77:], expected * 2, atol=1e-5, rtol=1e-4)  # tokens unscaled
 
 
 def test_style_loader_refuses_other_files(folders):
