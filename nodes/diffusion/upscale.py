@@ -18,7 +18,7 @@ from torch import nn
 from nodes.diffusion.devices import DeviceResident, compute_device
 from nodes.diffusion.files import ModelFileError, load_weights_object
 from nodes.diffusion.loading import assign_weights, on_meta
-from nodes.diffusion.upscale_swinir import is_swinir, swinir_from_state_dict
+from nodes.diffusion.upscale_swinir import is_swinir, pad_to_multiple, swinir_from_state_dict
 
 TILE, OVERLAP, MIN_TILE = 512, 32, 128
 _KNOWN_OTHERS = {"layers.0.residual_group.blocks.0.norm1.weight": "a SwinIR-family model (HAT, Swin2SR, …)",
@@ -255,12 +255,22 @@ def upscale_image(model: UpscaleModel, image: torch.Tensor, tile: int = TILE, ov
     """IMAGE `[B,H,W,C]` upscaled by the model in tiles, clamped to 0..1; halves the tile on out-of-memory."""
     model.load(compute_device())
     pixels = image[..., :3].movedim(-1, 1).float()
+    height, width = pixels.shape[-2:]
+    # windowed-attention networks (SwinIR) pad to whole windows anyway; padding first and cutting tiles at
+    # multiples of the window gives every tile the whole image's window grid (seams about 3× smaller)
+    multiple = getattr(model.network, "tile_multiple", 1)
+    pixels = pad_to_multiple(pixels, multiple)
     while True:
         try:
-            out = tiled_upscale(model, pixels, model.scale, tile, overlap, on_tile)
+            out = tiled_upscale(model, pixels, model.scale, _round_to(tile, multiple), _round_to(overlap, multiple),
+                                on_tile)
             break
         except torch.OutOfMemoryError:
             if tile // 2 < MIN_TILE:
                 raise
             tile //= 2
-    return out.clamp(0, 1).movedim(1, -1)
+    return out[..., :height * model.scale, :width * model.scale].clamp(0, 1).movedim(1, -1)
+
+
+def _round_to(size: int, multiple: int) -> int:
+    return max(multiple, -(-size // multiple) * multiple)

@@ -178,6 +178,7 @@ class SwinIR(nn.Module):
     def __init__(self, config: SwinIRConfig):
         super().__init__()
         self.config, self.scale = config, config.scale
+        self.tile_multiple = config.window  # tiles cut on the window grid see the whole image's windows
         dim, features, channels = config.embed_dim, config.features, config.in_channels
         self.conv_first = nn.Conv2d(channels, dim, 3, padding=1)
         if config.patch_norm:

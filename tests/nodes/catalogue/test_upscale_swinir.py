@@ -208,9 +208,11 @@ def test_swinir_tiles_with_any_size_and_stays_close_to_the_untiled_output(folder
     model = upscale_model_from_state_dict(swinir_state("pixelshuffle", 2, gain=0.3), "tiny-swinir.pth")
     pixels = image(40, 37, seed=4)
     whole = model(pixels.movedim(-1, 1)).clamp(0, 1).movedim(1, -1)
-    tiled = upscale_image(model, pixels, tile=22, overlap=8)  # 22 is no multiple of the window
+    # 22 is no multiple of the window: rounded up to 24, tiles cut on the whole image's window grid (cut off the
+    # grid, as at 22, the mean gap is 0.004)
+    tiled = upscale_image(model, pixels, tile=22, overlap=8)
     assert tiled.shape == whole.shape == (1, 80, 74, 3)
-    assert (tiled - whole).abs().mean() < 0.01
+    assert (tiled - whole).abs().mean() < 0.003
     assert (tiled - whole).abs().max() > 0  # the tiles really were computed separately
 
 
