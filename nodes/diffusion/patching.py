@@ -38,9 +38,8 @@ def apply_patches(network: torch.nn.Module, patches: tuple[WeightPatch, ...]) ->
         if patch.key not in params:
             raise KeyError(f"weight patch names {patch.key!r}, which this network does not have")
         param = params[patch.key]
-        if patch.key not in backup:
-            backup[patch.key] = param.data
-            param.data = param.data.clone()
+        # the sum is a new tensor, so the original stays untouched in `backup` without a copy
+        backup.setdefault(patch.key, param.data)
         delta = patch.delta(backup[patch.key].float()).to(param.device, torch.float32)
         param.data = (param.data.float() + patch.strength * delta).to(param.dtype)
     setattr(network, _BACKUP, backup)
