@@ -21,7 +21,8 @@ from nodes.diffusion.loading import assign_weights, on_meta
 from nodes.diffusion.upscale_swinir import is_swinir, pad_to_multiple, swinir_from_state_dict
 
 TILE, OVERLAP, MIN_TILE = 512, 32, 128
-_KNOWN_OTHERS = {"layers.0.residual_group.blocks.0.norm1.weight": "a SwinIR-family model (HAT, Swin2SR, …)",
+_KNOWN_OTHERS = {"relative_position_index_SA": "HAT", "layers.0.residual_group.blocks.0.attn.logit_scale": "Swin2SR",
+                 "layers.0.residual_group.blocks.0.norm1.weight": "a SwinIR-family model (HAT, Swin2SR, …)",
                  "body.0.body.0.weight": "RCAN/EDSR-style", "conv_before_upsample.0.weight": "SwinIR-family",
                  "encoder.0.weight": "an encoder-decoder restoration model"}
 

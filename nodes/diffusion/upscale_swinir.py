@@ -258,8 +258,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
+# keys of SwinIR's relatives, which share its block names but not its network
+RELATIVES = re.compile(r"relative_position_index_SA|.*\.(overlap_attn|conv_block|cpb_mlp)\..*|.*\.logit_scale")
+
+
 def is_swinir(state: dict[str, torch.Tensor]) -> bool:
-    return "conv_first.weight" in state and "layers.0.residual_group.blocks.0.attn.qkv.weight" in state
+    return ("conv_first.weight" in state and "layers.0.residual_group.blocks.0.attn.qkv.weight" in state
+            and not any(RELATIVES.fullmatch(key) for key in state))
 
 
 def _count(state: dict, pattern: str) -> int:

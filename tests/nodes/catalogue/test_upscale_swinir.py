@@ -222,3 +222,16 @@ def test_an_absolute_position_embedding_is_refused_by_name():
     state = {**swinir_state("pixelshuffledirect", 2), "absolute_pos_embed": torch.zeros(1, 256, DIM)}
     with pytest.raises(ModelFileError, match="ape.pth: SwinIR with an absolute position embedding"):
         upscale_model_from_state_dict(state, "ape.pth")
+
+
+@pytest.mark.parametrize("extra,name", [
+    ({"relative_position_index_SA": torch.zeros(16, 36, dtype=torch.long),
+      "layers.0.residual_group.overlap_attn.qkv.weight": torch.zeros(3 * DIM, DIM)}, "HAT"),
+    ({"layers.0.residual_group.blocks.0.attn.logit_scale": torch.zeros(2, 1, 1)}, "Swin2SR"),
+])
+def test_swinir_relatives_are_named_not_mistaken_for_swinir(extra, name):
+    from nodes.diffusion.files import ModelFileError
+
+    with pytest.raises(ModelFileError, match=rf"relative.pth: unknown upscale model architecture: it looks like "
+                                             rf"{name}, which is not supported"):
+        upscale_model_from_state_dict({**swinir_state("pixelshuffle", 2), **extra}, "relative.pth")
