@@ -175,7 +175,8 @@ def image(h, w, seed=1):
 
 
 @pytest.mark.parametrize("upsampler,scale,residual", [
-    ("pixelshuffle", 2, "1conv"), ("pixelshuffle", 3, "3conv"), ("pixelshuffledirect", 3, "1conv"),
+    ("pixelshuffle", 2, "1conv"), ("pixelshuffle", 3, "3conv"), ("pixelshuffle", 4, "1conv"),
+    ("pixelshuffledirect", 3, "1conv"),
     ("nearest+conv", 4, "3conv"),
 ])
 def test_swinir_matches_the_windowed_reference(folders, upsampler, scale, residual):
