@@ -154,9 +154,11 @@ def prediction_type(state_dict, family: str, prefix: str, config: dict) -> str:
 
 
 def vae_norm_groups(first_channels: int) -> int:
-    """GroupNorm groups of a VAE, which no tensor shape records: 32 for every published VAE (128 channels and up);
-    narrower VAEs, such as the shipped toy model's 16-channel one, keep 4 channels per group."""
-    return min(NORM_GROUPS, max(1, first_channels // 4))
+    """GroupNorm groups of a VAE, which no tensor shape records: 32, as every published VAE has, wherever 32
+    divides the width; narrower VAEs (the shipped toy model's 16 channels) keep 4 channels per group."""
+    if first_channels % NORM_GROUPS == 0:
+        return NORM_GROUPS
+    return max(1, first_channels // 4)
 
 
 def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:

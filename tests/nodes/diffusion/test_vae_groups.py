@@ -9,6 +9,7 @@ from nodes.diffusion.convert_vae import diffusers_vae_to_original
 
 def test_published_vaes_keep_32_groups_and_narrow_ones_4_channels_per_group():
     assert detect.vae_norm_groups(128) == 32
+    assert detect.vae_norm_groups(32) == 32  # the test suite's tiny VAEs: one channel per group
     assert detect.vae_norm_groups(16) == 4
 
 
