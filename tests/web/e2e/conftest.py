@@ -113,10 +113,35 @@ class Canvas:
         return path
 
 
-@pytest.fixture
-def canvas(browser, server):
+# A first visit opens the txt2img template (docs/canvas.md); the tests start from one empty tab instead, as a
+# returning user with an empty tab would. Only when nothing is saved, so tests reloading the page see their tabs.
+EMPTY_TAB_SCRIPT = """
+if (!localStorage.getItem("diffloom.tabs")) localStorage.setItem("diffloom.tabs", JSON.stringify({ active: 0,
+  tabs: [{ name: "Unsaved Workflow", workflow: { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [],
+                                                config: {}, extra: {}, version: 0.4 } }] }));
+"""
+
+
+def new_page(browser, first_visit: bool = False):
+    """A page in a fresh browser profile; unless `first_visit`, it starts with one empty saved tab."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    if not first_visit:
+        context.add_init_script(EMPTY_TAB_SCRIPT)
     page = context.new_page()
     page.set_default_timeout(15000)
+    return context, page
+
+
+@pytest.fixture
+def canvas(browser, server):
+    context, page = new_page(browser)
+    yield Canvas(page, server.url).open()
+    context.close()
+
+
+@pytest.fixture
+def first_visit_canvas(browser, server):
+    """The canvas as a browser that never opened it sees it (nothing in localStorage)."""
+    context, page = new_page(browser, first_visit=True)
     yield Canvas(page, server.url).open()
     context.close()

@@ -101,6 +101,19 @@ export function openJson(data: unknown, name: string): void {
   }
 }
 
+/** The workflow a first visit (no saved tabs) starts with, so a new user can queue right away. */
+export const FIRST_RUN_TEMPLATE = "txt2img.json";
+
+/** Opens the first-run template; a server without it (ComfyUI itself) just leaves the empty canvas. */
+export async function openFirstRunTemplate(): Promise<void> {
+  try {
+    openGraph(FIRST_RUN_TEMPLATE.replace(/\.json$/i, ""), graphFromJson(await api.template(FIRST_RUN_TEMPLATE), store().defs,
+                                                                        FIRST_RUN_TEMPLATE));
+  } catch (err) {
+    console.warn("no first-run template", err);
+  }
+}
+
 export async function openTemplate(name: string): Promise<void> {
   try {
     openJson(await api.template(name), name.replace(/\.json$/i, ""));

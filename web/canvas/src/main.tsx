@@ -45,8 +45,9 @@ async function boot() {
   } catch (err) {
     store.notify("error", `Could not load node definitions: ${(err as Error).message}`);
   }
-  restoreTabs();
+  const restored = restoreTabs();
   persistTabs();
+  if (!restored) await actions.openFirstRunTemplate(); // kept like any tab: a reload shows the user's edits, not this
   createRoot(document.getElementById("root")!).render(<App />);
   try {
     await loadExtensionScripts(await api.extensions(), (text) => store.notify("error", text));
