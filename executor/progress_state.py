@@ -21,7 +21,8 @@ class NodeStates:
         self.prompt_id = prompt_id
         self.dynprompt = dynprompt
         self.emit = emit
-        self.nodes: dict[str, dict] = {}
+        self.nodes: dict[str, dict] = {}  # node id -> its event entry
+        self._id_cache: dict[str, dict] = {}
         self._lock = threading.Lock()  # progress may be reported from a node's worker thread
 
     def start(self, node_id: str) -> None:
@@ -36,12 +37,19 @@ class NodeStates:
 
     def _set(self, node_id: str, state: str, value: float, total: float) -> None:
         with self._lock:
-            self.nodes[node_id] = {"state": state, "value": value, "max": total}
-            data = {"prompt_id": self.prompt_id, "nodes": {n: self._entry(n, s) for n, s in self.nodes.items()}}
-        self.emit("progress_state", data)  # a fresh dict each time: the server serializes it later
+            # Entries are replaced, never mutated, so each event needs only a shallow copy of the mapping (the
+            # server serializes an event later, on its own thread); a full rebuild per event made long prompts
+            # quadratic.
+            self.nodes[node_id] = {"value": value, "max": total, "state": state, **self._ids(node_id)}
+            data = {"prompt_id": self.prompt_id, "nodes": dict(self.nodes)}
+        self.emit("progress_state", data)
 
-    def _entry(self, node_id: str, state: dict) -> dict:
-        return {"value": state["value"], "max": state["max"], "state": state["state"], "node_id": node_id,
-                "prompt_id": self.prompt_id, "display_node_id": self.dynprompt.get_display_node_id(node_id),
+    def _ids(self, node_id: str) -> dict:
+        known = self._id_cache.get(node_id)
+        if known is None:
+            known = self._id_cache[node_id] = {
+                "node_id": node_id, "prompt_id": self.prompt_id,
+                "display_node_id": self.dynprompt.get_display_node_id(node_id),
                 "parent_node_id": self.dynprompt.get_parent_node_id(node_id),
                 "real_node_id": self.dynprompt.get_real_node_id(node_id)}
+        return known
