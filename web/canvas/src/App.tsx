@@ -6,6 +6,7 @@ import { Canvas } from "./canvas/Canvas";
 import { Gallery } from "./panels/Gallery";
 import { QueuePanel } from "./panels/QueuePanel";
 import { Templates } from "./panels/Templates";
+import { Workflows } from "./panels/Workflows";
 import { type Tab, useGraphStore } from "./store/graphStore";
 import { useRunStore } from "./store/runStore";
 
@@ -61,7 +62,7 @@ function InterruptButton() {
 export function App() {
   const notices = useGraphStore((s) => s.notices);
   const dismiss = useGraphStore((s) => s.dismiss);
-  const [panel, setPanel] = useState<"queue" | "gallery" | "templates" | null>(null);
+  const [panel, setPanel] = useState<"queue" | "gallery" | "templates" | "workflows" | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const toggle = (p: typeof panel) => setPanel(panel === p ? null : p);
 
@@ -84,6 +85,7 @@ export function App() {
         <button onClick={() => fileInput.current?.click()} title="Ctrl+O">Open</button>
         <button onClick={actions.saveWorkflow} title="Ctrl+S">Save</button>
         <button onClick={() => void actions.exportApi()}>Export API</button>
+        <button onClick={() => toggle("workflows")} title="saved on the server">Workflows</button>
         <button onClick={() => toggle("templates")}>Templates</button>
         <input ref={fileInput} type="file" accept=".json,.png,application/json,image/png" hidden multiple
           onChange={(e) => { if (e.target.files) void actions.openFiles(e.target.files); e.target.value = ""; }} />
@@ -99,6 +101,7 @@ export function App() {
         {panel === "queue" && <QueuePanel />}
         {panel === "gallery" && <Gallery />}
         {panel === "templates" && <Templates />}
+        {panel === "workflows" && <Workflows />}
       </main>
       <div className="dl-notices">
         {notices.map((n) => <div key={n.id} className={`dl-notice ${n.level}`} onClick={() => dismiss(n.id)}>{n.text}</div>)}
