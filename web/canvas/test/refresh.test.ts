@@ -54,6 +54,17 @@ describe("refreshing node definitions", () => {
     expect(now.nodes.find((n) => n.id === src.id)).toBe(g.nodes[0]); // unchanged definition: untouched node
   });
 
+  it("fits undo steps too, so undoing after a reload keeps values in the new order", () => {
+    const { g, tint } = graph();
+    useGraphStore.setState({ defs: before });
+    useGraphStore.getState().openTab("undo", g);
+    useGraphStore.getState().edit((draft) => { draft.nodes.find((n) => n.id === tint.id)!.widgets_values = [0.9, 1, "fixed"]; });
+    useGraphStore.getState().updateDefs(after);
+    useGraphStore.getState().undo();
+    const t = activeGraph(useGraphStore.getState()).nodes.find((n) => n.id === tint.id)!;
+    expect(t.widgets_values).toEqual(["add", 0.8, 1234, "fixed"]);
+  });
+
   it("leaves a graph whose definitions did not change as the same object", () => {
     const { g } = graph();
     useGraphStore.setState({ defs: before });

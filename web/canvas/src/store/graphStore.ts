@@ -90,9 +90,11 @@ export const useGraphStore = create<GraphState>((set, get) => {
     setDefs: (defs) => set({ defs }),
     updateDefs: (defs) => set((s) => ({
       defs,
+      // Undo steps too: undoing after a reload must not bring back widget values in the old order.
       tabs: s.tabs.map((tab) => {
-        const present = adaptGraph(tab.history.present, s.defs, defs);
-        return present === tab.history.present ? tab : { ...tab, history: replace(tab.history, present) };
+        const fit = (g: Graph) => adaptGraph(g, s.defs, defs);
+        const h = tab.history;
+        return { ...tab, history: { ...h, present: fit(h.present), past: h.past.map(fit), future: h.future.map(fit) } };
       }),
     })),
     edit(recipe, mergeKey) {
