@@ -1,6 +1,7 @@
 """Plugins in a real browser: the example pack's colour widget, failed-pack notices and the reload command."""
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -13,11 +14,11 @@ DIST = ROOT / "web" / "canvas" / "dist" / "index.html"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-LAUNCHER = ROOT / "tests" / "web" / "e2e" / "live_server.py"
+LAUNCHER = ROOT / "tests" / "web" / "e2e" / "canvas_live_server.py"
 
 
 def _live_server():
-    """The e2e suite's `diffloom serve` launcher (tests/web/e2e/live_server.py)."""
+    """The e2e suite's `diffloom serve` launcher (tests/web/e2e/canvas_live_server.py)."""
     spec = importlib.util.spec_from_file_location("e2e_live_server", LAUNCHER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -27,7 +28,9 @@ def _live_server():
 @pytest.fixture
 def page(tmp_path):
     if not Path(CHROMIUM).exists() or not DIST.is_file() or not LAUNCHER.is_file():
-        pytest.skip("needs Chromium, the built canvas and the e2e server launcher (make test provides them)")
+        # make test (and so CI) provides all three: there a missing one is a failure, not a skip.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "needs Chromium, the built canvas and the e2e server launcher (make test provides them)")
     from playwright.sync_api import sync_playwright
 
     shutil.copytree(ROOT / "custom_nodes" / "image_adjust", tmp_path / "custom_nodes" / "image_adjust",
@@ -39,6 +42,7 @@ def page(tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.add_init_script(launcher.EMPTY_TAB_SCRIPT)  # an empty canvas, not the first-visit template
             page.set_default_timeout(20000)
             page.errors = []
             page.on("pageerror", lambda error: page.errors.append(str(error)))

@@ -46,3 +46,12 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# A first visit opens the txt2img template (docs/canvas.md); the tests start from one empty tab instead, as a
+# returning user with an empty tab would. Only when nothing is saved, so tests reloading the page see their tabs.
+EMPTY_TAB_SCRIPT = """
+if (!localStorage.getItem("diffloom.tabs")) localStorage.setItem("diffloom.tabs", JSON.stringify({ active: 0,
+  tabs: [{ name: "Unsaved Workflow", workflow: { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [],
+                                                config: {}, extra: {}, version: 0.4 } }] }));
+"""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from canvas_live_server import start_server, stop_server
+from canvas_live_server import EMPTY_TAB_SCRIPT, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[3]
 DIST = ROOT / "web" / "canvas" / "dist" / "index.html"
@@ -111,15 +111,6 @@ class Canvas:
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
-
-
-# A first visit opens the txt2img template (docs/canvas.md); the tests start from one empty tab instead, as a
-# returning user with an empty tab would. Only when nothing is saved, so tests reloading the page see their tabs.
-EMPTY_TAB_SCRIPT = """
-if (!localStorage.getItem("diffloom.tabs")) localStorage.setItem("diffloom.tabs", JSON.stringify({ active: 0,
-  tabs: [{ name: "Unsaved Workflow", workflow: { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [],
-                                                config: {}, extra: {}, version: 0.4 } }] }));
-"""
 
 
 def new_page(browser, first_visit: bool = False):
