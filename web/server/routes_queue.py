@@ -92,6 +92,17 @@ def _validate(prompt: dict, classes: dict, targets: list[str] | None):
         raise BadRequest("Invalid prompt", f"{type(exc).__name__}: {exc}", error_type="invalid_prompt")
 
 
+async def _clear_and_delete(request: web.Request, clear, delete) -> web.Response:
+    """Body {"clear": bool, "delete": [id, ...]} of POST /queue and /history: clear first, then delete the ids."""
+    body = await read_json_object(request)
+    ids = expect_string_list(body, "delete")
+    if expect(body, "clear", bool, default=False):
+        clear()
+    if ids:
+        delete(ids)
+    return web.Response()
+
+
 @routes.get("/queue")
 async def get_queue(request: web.Request) -> web.Response:
     store = state_of(request).store
@@ -102,13 +113,7 @@ async def get_queue(request: web.Request) -> web.Response:
 @routes.post("/queue")
 async def post_queue(request: web.Request) -> web.Response:
     store = state_of(request).store
-    body = await read_json_object(request)
-    delete = expect_string_list(body, "delete")
-    if expect(body, "clear", bool, default=False):
-        store.clear_pending()
-    if delete:
-        store.delete_pending(delete)
-    return web.Response()
+    return await _clear_and_delete(request, store.clear_pending, store.delete_pending)
 
 
 @routes.get("/history")
@@ -128,13 +133,7 @@ async def get_history_entry(request: web.Request) -> web.Response:
 @routes.post("/history")
 async def post_history(request: web.Request) -> web.Response:
     store = state_of(request).store
-    body = await read_json_object(request)
-    delete = expect_string_list(body, "delete")
-    if expect(body, "clear", bool, default=False):
-        store.clear_history()
-    if delete:
-        store.delete_history(delete)
-    return web.Response()
+    return await _clear_and_delete(request, store.clear_history, store.delete_history)
 
 
 @routes.post("/interrupt")
