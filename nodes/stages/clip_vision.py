@@ -3,7 +3,7 @@ T2I style models. The work is in `nodes.diffusion.clip_vision` and `nodes.diffus
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _files, _load, _resolve
+from nodes.stages.loaders import _embedding_dirs, _files, _load_file
 
 CROP_MODES = ["center", "none"]
 STRENGTH_TYPES = ["multiply", "attn_bias"]
@@ -23,8 +23,7 @@ class CLIPVisionLoader:
     def load_clip(self, clip_name):
         from nodes.diffusion.clip_vision import load_clip_vision
 
-        path = _resolve("CLIPVisionLoader", "clip_name", "clip_vision", clip_name)
-        return (_load("CLIPVisionLoader", "clip_name", clip_name, lambda: load_clip_vision(path)),)
+        return (_load_file("CLIPVisionLoader", "clip_name", "clip_vision", clip_name, load_clip_vision),)
 
 
 class CLIPVisionEncode:
@@ -80,13 +79,10 @@ class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
     CATEGORY = "loaders"
 
     def load_checkpoint(self, ckpt_name):
-        from nodes import paths
         from nodes.diffusion.clip_vision import load_unclip_checkpoint
 
-        path = _resolve("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name)
-        embeddings = paths.default().folder_dirs("embeddings")
-        return _load("unCLIPCheckpointLoader", "ckpt_name", ckpt_name,
-                     lambda: load_unclip_checkpoint(path, embedding_dirs=embeddings))
+        return _load_file("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name,
+                          lambda path: load_unclip_checkpoint(path, embedding_dirs=_embedding_dirs()))
 
 
 class StyleModelLoader:
@@ -103,8 +99,8 @@ class StyleModelLoader:
     def load_style_model(self, style_model_name):
         from nodes.diffusion.style_model import load_style_model
 
-        path = _resolve("StyleModelLoader", "style_model_name", "style_models", style_model_name)
-        return (_load("StyleModelLoader", "style_model_name", style_model_name, lambda: load_style_model(path)),)
+        return (_load_file("StyleModelLoader", "style_model_name", "style_models", style_model_name,
+                           load_style_model),)
 
 
 class StyleModelApply:

@@ -4,7 +4,7 @@ The boxes are checked against the image and turned into object tokens when sampl
 from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
-from nodes.stages.loaders import _files, _load, _resolve
+from nodes.stages.loaders import _files, _load_file
 
 
 class GLIGENLoader:
@@ -21,8 +21,7 @@ class GLIGENLoader:
     def load_gligen(self, gligen_name):
         from nodes.diffusion.gligen import load_gligen
 
-        path = _resolve("GLIGENLoader", "gligen_name", "gligen", gligen_name)
-        return (_load("GLIGENLoader", "gligen_name", gligen_name, lambda: load_gligen(path)),)
+        return (_load_file("GLIGENLoader", "gligen_name", "gligen", gligen_name, load_gligen),)
 
 
 def _box(default: int, minimum: int) -> tuple:

@@ -41,6 +41,12 @@ def _load(node: str, input_name: str, name: str, loader):
         raise ModelFileError(f"{node}: input '{input_name}' ({name}): {error}") from error
 
 
+def _load_file(node: str, input_name: str, key: str, name: str, loader):
+    """Resolve a combo choice in folder `key` and run loader(path), errors named as by `_resolve` and `_load`."""
+    path = _resolve(node, input_name, key, name)
+    return _load(node, input_name, name, lambda: loader(path))
+
+
 class CheckpointLoaderSimple:
     """Load a single-file SD1.x / SD2.x / SDXL checkpoint; the architecture is detected from its tensors."""
 
@@ -59,9 +65,8 @@ class CheckpointLoaderSimple:
     def load_checkpoint(self, ckpt_name):
         from nodes.diffusion.checkpoint import load_checkpoint
 
-        path = _resolve("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name)
-        return _load("CheckpointLoaderSimple", "ckpt_name", ckpt_name,
-                     lambda: load_checkpoint(path, embedding_dirs=_embedding_dirs()))
+        return _load_file("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name,
+                          lambda path: load_checkpoint(path, embedding_dirs=_embedding_dirs()))
 
 
 class CheckpointLoader:
@@ -119,8 +124,7 @@ class UNETLoader:
         # fp8 storage is an accelerator memory saving; weights run in the device's compute dtype either way
         from nodes.diffusion.checkpoint import load_unet
 
-        path = _resolve("UNETLoader", "unet_name", "diffusion_models", unet_name)
-        return (_load("UNETLoader", "unet_name", unet_name, lambda: load_unet(path)),)
+        return (_load_file("UNETLoader", "unet_name", "diffusion_models", unet_name, load_unet),)
 
 
 class CLIPLoader:
@@ -141,9 +145,8 @@ class CLIPLoader:
         if type != "stable_diffusion":
             raise ValueError(f"CLIPLoader: input 'type': {type!r} text encoders are not supported by diffloom; "
                              "only 'stable_diffusion' (SD1.x CLIP-L, SD2.x OpenCLIP-H)")
-        path = _resolve("CLIPLoader", "clip_name", "text_encoders", clip_name)
-        return (_load("CLIPLoader", "clip_name", clip_name,
-                      lambda: load_text_encoders([path], _embedding_dirs(), device=device)),)
+        return (_load_file("CLIPLoader", "clip_name", "text_encoders", clip_name,
+                           lambda path: load_text_encoders([path], _embedding_dirs(), device=device)),)
 
 
 class DualCLIPLoader:
@@ -184,8 +187,7 @@ class VAELoader:
     def load_vae(self, vae_name):
         from nodes.diffusion.checkpoint import load_vae
 
-        path = _resolve("VAELoader", "vae_name", "vae", vae_name)
-        return (_load("VAELoader", "vae_name", vae_name, lambda: load_vae(path)),)
+        return (_load_file("VAELoader", "vae_name", "vae", vae_name, load_vae),)
 
 
 class DiffusersLoader:
@@ -202,9 +204,8 @@ class DiffusersLoader:
     def load_checkpoint(self, model_path, output_vae=True, output_clip=True):
         from nodes.diffusion.checkpoint import load_diffusers_folder
 
-        path = _resolve("DiffusersLoader", "model_path", "diffusers", model_path)
-        return _load("DiffusersLoader", "model_path", model_path,
-                     lambda: load_diffusers_folder(path, embedding_dirs=_embedding_dirs()))
+        return _load_file("DiffusersLoader", "model_path", "diffusers", model_path,
+                          lambda path: load_diffusers_folder(path, embedding_dirs=_embedding_dirs()))
 
 
 NODE_CLASS_MAPPINGS = {

@@ -3,7 +3,7 @@ The networks and the tiling live in `nodes.diffusion.upscale`."""
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _files, _load, _resolve
+from nodes.stages.loaders import _files, _load_file
 
 
 class UpscaleModelLoader:
@@ -23,8 +23,7 @@ class UpscaleModelLoader:
     def load_model(self, model_name):
         from nodes.diffusion.upscale import load_upscale_model
 
-        path = _resolve("UpscaleModelLoader", "model_name", "upscale_models", model_name)
-        return (_load("UpscaleModelLoader", "model_name", model_name, lambda: load_upscale_model(path)),)
+        return (_load_file("UpscaleModelLoader", "model_name", "upscale_models", model_name, load_upscale_model),)
 
 
 class ImageUpscaleWithModel:
