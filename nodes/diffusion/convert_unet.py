@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nodes.diffusion.keys import count_indices, invert_key_map
+from nodes.diffusion.keys import count_indices, invert_key_map, map_by_longest_prefix
 
 # resnet sub-module names, original → diffusers
 RESNET_RENAMES = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
@@ -64,18 +64,8 @@ def _rename_resnet_rest(rest: str) -> str:
 
 def unet_key_map(config: dict, diffusers_keys: Iterable[str]) -> dict[str, str]:
     """Original-layout key (without `model.diffusion_model.`) → diffusers key, for the given diffusers keys."""
-    # longest diffusers prefix wins so `mid_block.resnets.1.` is not confused with shorter matches
-    prefixes = sorted(unet_block_prefixes(config), key=lambda p: -len(p[1]))
-    mapping: dict[str, str] = {}
-    for key in diffusers_keys:
-        for original, diffusers, is_resnet in prefixes:
-            if key.startswith(diffusers):
-                rest = key[len(diffusers):]
-                mapping[original + (_rename_resnet_rest(rest) if is_resnet else rest)] = key
-                break
-        else:
-            raise KeyError(f"no original-layout name for diffusers UNet key {key!r}")
-    return mapping
+    return map_by_longest_prefix(unet_block_prefixes(config), diffusers_keys,
+                                 lambda rest, is_resnet: _rename_resnet_rest(rest) if is_resnet else rest, "UNet")
 
 
 def diffusers_unet_to_original(state_dict: dict) -> dict:

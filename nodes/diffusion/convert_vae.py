@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nodes.diffusion.keys import count_indices, invert_key_map
+from nodes.diffusion.keys import count_indices, invert_key_map, map_by_longest_prefix
 
 RESNET_RENAMES = {"nin_shortcut": "conv_shortcut"}
 ATTENTION_RENAMES = {"norm": "group_norm", "q": "to_q", "k": "to_k", "v": "to_v", "proj_out": "to_out.0"}
@@ -42,21 +42,15 @@ def vae_block_prefixes(config: dict) -> list[tuple[str, str, dict]]:
 
 def vae_key_map(config: dict, diffusers_keys: Iterable[str]) -> dict[str, str]:
     """Original-layout key (without `first_stage_model.`) → diffusers key, for the given diffusers keys."""
-    prefixes = sorted(vae_block_prefixes(config), key=lambda p: -len(p[1]))
-    mapping: dict[str, str] = {}
-    for key in diffusers_keys:
-        for original, diffusers, renames in prefixes:
-            if key.startswith(diffusers):
-                rest = key[len(diffusers):]
-                for old, new in renames.items():
-                    if rest.startswith(new + "."):
-                        rest = old + rest[len(new):]
-                        break
-                mapping[original + rest] = key
-                break
-        else:
-            raise KeyError(f"no original-layout name for diffusers VAE key {key!r}")
-    return mapping
+    return map_by_longest_prefix(vae_block_prefixes(config), diffusers_keys, _rename_rest, "VAE")
+
+
+def _rename_rest(rest: str, renames: dict) -> str:
+    """A diffusers sub-module suffix back to its original name by the block's renames (unchanged if none fits)."""
+    for old, new in renames.items():
+        if rest.startswith(new + "."):
+            return old + rest[len(new):]
+    return rest
 
 
 def is_attention_projection(diffusers_key: str) -> bool:
