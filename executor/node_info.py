@@ -33,12 +33,7 @@ def node_info(name: str, cls: type, display_name: str | None) -> dict:
     outputs = list(return_types(cls))
     info: dict[str, Any] = {
         **_inputs_and_outputs(cls, declared, outputs),
-        "name": name,
-        "display_name": display_name or name,
-        "description": getattr(cls, "DESCRIPTION", "") or "",
-        "python_module": python_module(cls),
-        "category": getattr(cls, "CATEGORY", "sd"),
-        "output_node": bool(getattr(cls, "OUTPUT_NODE", False)),
+        **_identity(name, cls, display_name or name),
     }
     if hasattr(cls, "OUTPUT_TOOLTIPS"):
         info["output_tooltips"] = list(cls.OUTPUT_TOOLTIPS)
@@ -59,6 +54,16 @@ def _inputs_and_outputs(cls: type, declared: dict, outputs: list[str]) -> dict:
             "output_name": list(getattr(cls, "RETURN_NAMES", None) or outputs)}
 
 
+def _identity(name: str, cls: type, display_name: str | None) -> dict:
+    """The name, description, module, category and output flag of both shapes, in ComfyUI's key order."""
+    return {"name": name,
+            "display_name": display_name,
+            "description": getattr(cls, "DESCRIPTION", "") or "",
+            "python_module": python_module(cls),
+            "category": getattr(cls, "CATEGORY", "sd"),
+            "output_node": bool(getattr(cls, "OUTPUT_NODE", False))}
+
+
 def _v3_info(name: str, cls: type, display_name: str | None) -> dict:
     """ComfyUI's entry for a V3 (`comfy_api`) node: every key always present, no display name is null (§1.6)."""
     declared = dict(cls.INPUT_TYPES() or {})
@@ -72,12 +77,7 @@ def _v3_info(name: str, cls: type, display_name: str | None) -> dict:
         **_inputs_and_outputs(cls, declared, outputs),
         "output_tooltips": tooltips + [None] * (len(outputs) - len(tooltips)),
         "output_matchtypes": list(matchtypes) if matchtypes else None,
-        "name": name,
-        "display_name": display_name or None,
-        "description": getattr(cls, "DESCRIPTION", "") or "",
-        "python_module": python_module(cls),
-        "category": getattr(cls, "CATEGORY", "sd"),
-        "output_node": bool(getattr(cls, "OUTPUT_NODE", False)),
+        **_identity(name, cls, display_name or None),
         "deprecated": bool(getattr(cls, "DEPRECATED", False)),
         "experimental": bool(getattr(cls, "EXPERIMENTAL", False)),
         "api_node": bool(getattr(cls, "API_NODE", False)),
