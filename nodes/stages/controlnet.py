@@ -7,24 +7,17 @@ another one chains it after the first, and the sampler sums their residuals.
 
 from __future__ import annotations
 
-from nodes import paths
+from nodes.stages.loaders import _files, _resolve
 
 STRENGTH = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.01})
 PERCENT = {"min": 0.0, "max": 1.0, "step": 0.001}
-
-
-def _controlnet_names() -> list[str]:
-    return paths.default().get_filename_list("controlnet")
 
 
 def _load(node: str, control_net_name: str, base_model=None):
     from nodes.diffusion.controlnet import ControlNet, NotAControlNet, load_controlnet_weights
     from nodes.diffusion.files import ModelFileError
 
-    try:
-        path = paths.default().get_full_path_or_raise("controlnet", control_net_name)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{node}: input 'control_net_name': {error}") from error
+    path = _resolve(node, "control_net_name", "controlnet", control_net_name)
     try:
         weights = load_controlnet_weights(path, base_model)
     except ModelFileError as error:
@@ -55,7 +48,7 @@ class ControlNetLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"control_net_name": (_controlnet_names(),)}}
+        return {"required": {"control_net_name": (_files("controlnet"),)}}
 
     def load_controlnet(self, control_net_name):
         return (_load("ControlNetLoader", control_net_name),)
@@ -70,7 +63,7 @@ class DiffControlNetLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "control_net_name": (_controlnet_names(),)}}
+        return {"required": {"model": ("MODEL",), "control_net_name": (_files("controlnet"),)}}
 
     def load_controlnet(self, model, control_net_name):
         control = _load("DiffControlNetLoader", control_net_name, base_model=model)

@@ -5,28 +5,17 @@ The runtime is `nodes.diffusion.lora`, imported when a node runs, so this module
 
 from __future__ import annotations
 
-from nodes import paths
+from nodes.stages.loaders import _files, _load_file
 
 STRENGTH = ("FLOAT", {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01})
 
 
-def _lora_names() -> list[str]:
-    return paths.default().get_filename_list("loras")
-
-
 def _apply(node: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
     """Load (cached) and apply a LoRA; errors name the node, the input and the file."""
-    from nodes.diffusion.files import ModelFileError
     from nodes.diffusion.lora import apply_lora, load_lora
 
-    try:
-        path = paths.default().get_full_path_or_raise("loras", lora_name)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{node}: input 'lora_name': {error}") from error
-    try:
-        return apply_lora(load_lora(path), model, clip, strength_model, strength_clip)
-    except ModelFileError as error:
-        raise ModelFileError(f"{node}: input 'lora_name' ({lora_name}): {error}") from error
+    return _load_file(node, "lora_name", "loras", lora_name,
+                      lambda path: apply_lora(load_lora(path), model, clip, strength_model, strength_clip))
 
 
 class LoraLoader:
@@ -41,7 +30,7 @@ class LoraLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL", {}), "clip": ("CLIP", {}), "lora_name": (_lora_names(), {}),
+        return {"required": {"model": ("MODEL", {}), "clip": ("CLIP", {}), "lora_name": (_files("loras"), {}),
                              "strength_model": STRENGTH, "strength_clip": STRENGTH}}
 
     def load_lora(self, model, clip, lora_name, strength_model, strength_clip):
@@ -59,7 +48,7 @@ class LoraLoaderModelOnly:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "lora_name": (_lora_names(),), "strength_model": STRENGTH}}
+        return {"required": {"model": ("MODEL",), "lora_name": (_files("loras"),), "strength_model": STRENGTH}}
 
     def load_lora_model_only(self, model, lora_name, strength_model):
         if strength_model == 0:
