@@ -1,20 +1,7 @@
-"""Fixtures for the catalogue tests: private model/input/output folders per test."""
+"""Fixtures for the catalogue tests: one torch thread (the `folders` fixture is in tests/nodes/conftest.py)."""
 
 import pytest
 import torch
-
-from nodes import paths as node_paths
-
-
-@pytest.fixture
-def folders(tmp_path):
-    """Point nodes.paths.default() at a fresh base directory for one test."""
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
-    for folder in (paths.input_dir, paths.output_dir, paths.temp_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-    yield paths
-    node_paths._default = previous
 
 
 @pytest.fixture(autouse=True)

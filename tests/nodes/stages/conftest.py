@@ -1,21 +1,8 @@
-"""Fixtures for the stage-node tests: private input/output/temp folders and a stand-in VAE."""
+"""Fixtures for the stage-node tests: a stand-in VAE (the `folders` fixture is in tests/nodes/conftest.py)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
-
-from nodes import paths as node_paths
-
-
-@pytest.fixture
-def folders(tmp_path):
-    """Point nodes.paths.default() at a fresh base directory for one test."""
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
-    for folder in (paths.input_dir, paths.output_dir, paths.temp_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-    yield paths
-    node_paths._default = previous
 
 
 class StandInVAE:
