@@ -138,6 +138,19 @@ def _tokenizer(pad_token: str | None = None):
     return CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR), local_files_only=True, **kwargs)
 
 
+def model_and_clip_loader(checkpoints: dict):
+    """family → (MODEL, CLIP) loaded by diffloom from `checkpoints[family]`, each family loaded once."""
+    from nodes.diffusion.checkpoint import load_checkpoint
+
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            cache[family] = load_checkpoint(checkpoints[family].path)[:2]
+        return cache[family]
+    return get
+
+
 def build_tiny(family: str, seed: int = 0, v_prediction: bool = False, inpaint: bool = False) -> tuple[dict, dict]:
     """(original-layout state dict, diffusers components) of a tiny model of `family` (9 input channels if
     `inpaint`: latent, mask, masked-image latent)."""

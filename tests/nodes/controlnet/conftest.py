@@ -24,15 +24,9 @@ def tiny_controlnets(tiny_checkpoints):
 @pytest.fixture(scope="session")
 def loaded_models(tiny_checkpoints):
     """family → (MODEL, CLIP) loaded once from the tiny checkpoint."""
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from tiny_models import model_and_clip_loader
 
-    cache = {}
-
-    def get(family):
-        if family not in cache:
-            cache[family] = load_checkpoint(tiny_checkpoints[family].path)[:2]
-        return cache[family]
-    return get
+    return model_and_clip_loader(tiny_checkpoints)
 
 
 @pytest.fixture(autouse=True)

@@ -33,15 +33,9 @@ def tiny_loras(tiny_checkpoints, tiny_families):
 @pytest.fixture(scope="session")
 def loaded(tiny_families):
     """family → (MODEL, CLIP) loaded once from the tiny checkpoint (LoRAs patch clones, never these)."""
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from tiny_models import model_and_clip_loader
 
-    cache = {}
-
-    def get(family):
-        if family not in cache:
-            cache[family] = load_checkpoint(tiny_families[family].path)[:2]
-        return cache[family]
-    return get
+    return model_and_clip_loader(tiny_families)
 
 
 @pytest.fixture(autouse=True)
