@@ -70,8 +70,10 @@ def clip_names(model, family: str, slot: str) -> dict[str, str]:
     kohya, diffusers = CLIP_PREFIXES.get(key, ((), ()))
     names: dict[str, str] = {}
     for module in _modules_with_weights(model):
+        # real kohya files name the modules of transformers' CLIPTextModel as it was, with its `text_model.` level
+        wrapped = module if module.startswith("text_model.") else "text_model." + module
         for prefix in kohya:
-            names[prefix + _underscored(module)] = module
+            names[prefix + _underscored(module)] = names[prefix + _underscored(wrapped)] = module
         for prefix in diffusers:
             names[prefix + module] = module
         names[f"text_encoders.clip_{slot}.transformer.{module}"] = module  # ComfyUI's own (native) names
