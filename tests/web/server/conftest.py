@@ -82,12 +82,19 @@ class SaveNumber:
         return {"ui": {"images": [{"filename": name, "subfolder": "", "type": "output"}]}}
 
 
-class Fail:
+class _OutputOnly:
+    """The declaration of the output nodes below: no outputs, no inputs unless they add some, FUNCTION run."""
     CATEGORY = "test"
     RETURN_TYPES = ()
     FUNCTION = "run"
     OUTPUT_NODE = True
 
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+
+class Fail(_OutputOnly):
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"value": ("INT", {"default": 0})}}
@@ -96,16 +103,8 @@ class Fail:
         raise ValueError(f"refusing {value}")
 
 
-class OddUI:
+class OddUI(_OutputOnly):
     """Returns UI data JSON cannot hold directly (a set, a Path)."""
-    CATEGORY = "test"
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {}}
 
     def run(self):
         from pathlib import Path
@@ -113,16 +112,8 @@ class OddUI:
         return {"ui": {"text": [Path("a/b.txt")], "tags": [{"x"}]}}
 
 
-class BadPreview:
+class BadPreview(_OutputOnly):
     """Reports a preview that is not an image."""
-    CATEGORY = "test"
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {}}
 
     def run(self):
         progress.report(1, 1, ("JPEG", "not an image", 512))
