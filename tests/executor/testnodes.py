@@ -84,6 +84,17 @@ class IntOutput(Output):
         return {"required": {"value": ("INT", {"forceInput": True})}}
 
 
+class _LinkedInt:
+    """The declaration shared by the nodes below that take one linked INT and return an INT through `run`."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+
 class Fail:
     """Raises when `value` equals `fail_on`."""
 
@@ -267,15 +278,8 @@ class Checked:
         return (value,)
 
 
-class AnyTyped:
+class AnyTyped(_LinkedInt):
     """Accepts any linked type: it checks the types itself (VALIDATE_INPUTS with input_types)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"forceInput": True})}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
 
     @classmethod
     def VALIDATE_INPUTS(cls, input_types):
@@ -468,15 +472,8 @@ class LoopClose:
 NODE_CLASS_MAPPINGS.update({"LoopOpen": LoopOpen, "LoopClose": LoopClose})
 
 
-class BlockOdd:
+class BlockOdd(_LinkedInt):
     """Blocks odd items of a list, one item at a time."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"forceInput": True})}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
 
     def run(self, value):
         return (ExecutionBlocker(None) if value % 2 else value,)
@@ -503,29 +500,15 @@ class Loose:
 NODE_CLASS_MAPPINGS.update({"BlockOdd": BlockOdd, "Loose": Loose})
 
 
-class Previewing:
+class Previewing(_LinkedInt):
     """Sends one preview image (any object stands in for a PIL image here)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"forceInput": True})}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
 
     def run(self, value):
         progress.report(1, 1, ("JPEG", f"image {value}", 512))
         return (value,)
 
 
-class PreviewViaExpansion:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("INT", {"forceInput": True})}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
-
+class PreviewViaExpansion(_LinkedInt):
     def run(self, value):
         graph = GraphBuilder()
         inner = graph.node("Previewing", value=value)
