@@ -60,14 +60,18 @@ class CLIPSetLastLayer:
         return (clip,)
 
 
-class CLIPTextEncodeSDXL:
-    """SDXL: `text_g` through CLIP-G, `text_l` through CLIP-L, with size and crop conditioning."""
+class _SDXLTextEncode:
+    """What both SDXL text encoders declare: one CONDITIONING from `encode`, V3 entries of ComfyUI's SDXL module."""
 
     RETURN_TYPES = ("CONDITIONING",)
     FUNCTION = "encode"
     CATEGORY = "advanced/conditioning"
     RELATIVE_PYTHON_MODULE = SDXL_MODULE
     OBJECT_INFO_V3 = True
+
+
+class CLIPTextEncodeSDXL(_SDXLTextEncode):
+    """SDXL: `text_g` through CLIP-G, `text_l` through CLIP-L, with size and crop conditioning."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -83,14 +87,8 @@ class CLIPTextEncodeSDXL:
                          "crop_h": crop_h, "target_width": target_width, "target_height": target_height}]],)
 
 
-class CLIPTextEncodeSDXLRefiner:
+class CLIPTextEncodeSDXLRefiner(_SDXLTextEncode):
     """SDXL refiner: prompt plus aesthetic score and size conditioning."""
-
-    RETURN_TYPES = ("CONDITIONING",)
-    FUNCTION = "encode"
-    CATEGORY = "advanced/conditioning"
-    RELATIVE_PYTHON_MODULE = SDXL_MODULE
-    OBJECT_INFO_V3 = True
 
     @classmethod
     def INPUT_TYPES(cls):
