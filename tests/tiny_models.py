@@ -151,6 +151,22 @@ def model_and_clip_loader(checkpoints: dict):
     return get
 
 
+def euler_scheduler_on(model_sampling, sigmas):
+    """A diffusers EulerDiscreteScheduler (SD betas) pinned to our sigmas and our integer timesteps, also when a
+    pipeline calls set_timesteps again, so a pipeline run compares exactly with ours."""
+    from diffusers import EulerDiscreteScheduler
+
+    scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    set_timesteps = scheduler.set_timesteps
+
+    def aligned(num_inference_steps=None, device=None, sigmas=sigmas, **kwargs):
+        set_timesteps(sigmas=list(sigmas), device=device)
+        scheduler.timesteps = model_sampling.timestep(torch.as_tensor(sigmas[:-1])).float()
+    scheduler.set_timesteps = aligned
+    aligned()
+    return scheduler
+
+
 def build_tiny(family: str, seed: int = 0, v_prediction: bool = False, inpaint: bool = False) -> tuple[dict, dict]:
     """(original-layout state dict, diffusers components) of a tiny model of `family` (9 input channels if
     `inpaint`: latent, mask, masked-image latent)."""

@@ -39,22 +39,15 @@ def graph(tiny_checkpoints, apply=None, family="sd1"):
 
 def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
     """StableDiffusion(XL)ControlNetPipeline with our sigmas, integer timesteps, start latents and text embeddings."""
-    from diffusers import (EulerDiscreteScheduler, StableDiffusionControlNetPipeline,
-                           StableDiffusionXLControlNetPipeline)
+    from diffusers import StableDiffusionControlNetPipeline, StableDiffusionXLControlNetPipeline
+    from tiny_models import euler_scheduler_on
 
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
 
     ms = model.model_sampling
     sigmas = ksampler_sigmas(ms, "euler", "normal", STEPS, 1.0)
-    scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
-    set_timesteps = scheduler.set_timesteps
-
-    def aligned(num_inference_steps=None, device=None, sigmas=sigmas, **kwargs):
-        set_timesteps(sigmas=list(sigmas), device=device)
-        scheduler.timesteps = ms.timestep(torch.as_tensor(sigmas[:-1])).float()
-    scheduler.set_timesteps = aligned
-    aligned()
+    scheduler = euler_scheduler_on(ms, sigmas)
     positive, negative = conds
     embeds = dict(prompt_embeds=positive[0][0], negative_prompt_embeds=negative[0][0])
     controlnet = controlnets if len(controlnets) > 1 else controlnets[0]

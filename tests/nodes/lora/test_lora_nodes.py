@@ -165,7 +165,8 @@ def test_dora_files_apply_through_the_loader(tiny_models_paths, loaded):
 @pytest.mark.slow
 def test_txt2img_with_a_lora_equals_stable_diffusion_pipeline_with_it_fused(tiny_checkpoints, tiny_loras,
                                                                             tiny_models_paths):
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from diffusers import StableDiffusionPipeline
+    from tiny_models import euler_scheduler_on
 
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
@@ -189,17 +190,10 @@ def test_txt2img_with_a_lora_equals_stable_diffusion_pipeline_with_it_fused(tiny
     components = diffusers_fused(tiny_checkpoints["sd1"], tiny_models_paths.get_full_path("loras", name), "sd1")
     ms = model.model_sampling
     sigmas = ksampler_sigmas(ms, "euler", "normal", steps, 1.0)
-    scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    scheduler = euler_scheduler_on(ms, sigmas)
     pipe = StableDiffusionPipeline(**components, scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
-    set_timesteps = scheduler.set_timesteps
-
-    def aligned(num_inference_steps=None, device=None, sigmas=sigmas, **kwargs):
-        set_timesteps(sigmas=list(sigmas), device=device)
-        scheduler.timesteps = ms.timestep(torch.as_tensor(sigmas[:-1])).float()
-    scheduler.set_timesteps = aligned
-    aligned()
     start = prepare_noise(latent["samples"], seed) * float((1 + sigmas[0] ** 2) ** 0.5)
     theirs = pipe(prompt=prompt, negative_prompt="", sigmas=sigmas.tolist(), guidance_scale=cfg,
                   latents=start / float(scheduler.init_noise_sigma), output_type="latent", height=64, width=64).images
