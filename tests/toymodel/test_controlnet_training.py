@@ -16,12 +16,13 @@ def trained(tmp_path_factory):
                                 models.build_text_encoder(2), dtype=torch.float32)
     base = finetune.load_base(base_path)
     controlnet, losses = train_controlnet(base, steps=24, batch=4, lr=2e-3, warmup=2, log=lambda _: None)
-    return base, controlnet, losses, save_controlnet(root / "toy_cn.safetensors", controlnet, dtype=torch.float32)
+    path = save_controlnet(root / "toy_cn.safetensors", controlnet, dtype=torch.float32)
+    return base, controlnet, losses, path, base_path
 
 
 @pytest.mark.slow
 def test_controlnet_loss_falls_and_base_stays_frozen(trained):
-    base, controlnet, losses, _ = trained
+    base, controlnet, losses, _, _ = trained
     assert len(losses) == 24
     assert sum(losses[-6:]) / 6 < 0.9 * sum(losses[:6]) / 6
     assert not any(p.requires_grad for p in base.unet.parameters())
@@ -35,7 +36,7 @@ def test_file_has_the_original_layout_and_loads_through_controlnet_loader(traine
     from nodes import paths
     from nodes.stages import controlnet as stage
 
-    _, controlnet, _, path = trained
+    _, controlnet, _, path, _ = trained
     with safe_open(str(path), framework="pt") as handle:
         keys = set(handle.keys())
     assert all(k.startswith("control_model.") for k in keys)
@@ -55,3 +56,30 @@ def test_file_has_the_original_layout_and_loads_through_controlnet_loader(traine
     ours = controlnet.state_dict()
     assert network.state_dict().keys() == ours.keys()
     assert all(torch.equal(network.state_dict()[k].float(), ours[k]) for k in ours)
+
+
+@pytest.mark.slow
+def test_control_net_apply_steers_ksampler_with_the_silhouette(trained):
+    """Through ControlNetApply and common_ksampler (32x32 hint for 8x8 latents): the hint changes the picture."""
+    from nodes.diffusion.checkpoint import load_checkpoint
+    from nodes.diffusion.controlnet import ControlNet, load_controlnet_weights
+    from nodes.sampling.sample import common_ksampler
+    from nodes.stages.controlnet import ControlNetApply
+    from tools.toymodel import domain
+
+    _, _, _, path, base_path = trained
+    model, clip, vae = load_checkpoint(base_path)  # as CheckpointLoaderSimple: the VAE sets the 4x latent scale
+    assert vae.downscale_ratio == model.latent_format.downscale == 4
+    control = ControlNet(load_controlnet_weights(path))
+    sample = domain.sample(0, 0)
+    hint = torch.from_numpy(sample.control.astype("float32") / 255)[None]  # IMAGE [1, H, W, 3]
+    positive, negative = clip.encode(sample.caption), clip.encode("")
+
+    def run(conditioning):
+        latent = {"samples": torch.zeros(1, 4, 8, 8)}
+        return common_ksampler(model, 1, 3, 5.0, "euler", "normal", conditioning, negative, latent)["samples"]
+
+    (controlled,) = ControlNetApply().apply_controlnet(positive, control, hint, 1.0)
+    plain, steered = run(positive), run(controlled)
+    assert steered.shape == plain.shape == (1, 4, 8, 8)
+    assert (steered - plain).abs().max() > 1e-3
