@@ -18,6 +18,23 @@ def _encode(clip):
     return CLIPTextEncode().encode(clip, "a green circle")[0], CLIPTextEncode().encode(clip, "")[0]
 
 
+def _write_and_load(tmp_path, family, **options):
+    """A tiny checkpoint written under tmp_path with `options`, and its MODEL and CLIP loaded by our loader node."""
+    from tiny_models import write_tiny
+
+    from nodes import paths
+    from nodes.stages.loaders import CheckpointLoaderSimple
+
+    tiny = write_tiny(family, tmp_path / "models" / "checkpoints", **options)
+    previous = paths._default
+    paths.configure(paths.Paths.create(tmp_path))
+    try:
+        model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
+    finally:
+        paths._default = previous
+    return tiny, model, clip
+
+
 @pytest.mark.slow
 def test_img2img_half_denoise_equals_img2img_pipeline(tiny_checkpoints, tiny_models_paths):
     """KSampler denoise 0.5 over 5 steps = the last 6 sigmas of a 10-step schedule = strength 0.5 of 10 steps."""
@@ -52,22 +69,13 @@ def test_img2img_half_denoise_equals_img2img_pipeline(tiny_checkpoints, tiny_mod
 def test_v_prediction_txt2img_equals_pipeline(tmp_path):
     """A tiny SD2 768-v checkpoint (detected from its weights) samples like diffusers with v_prediction."""
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
-    from tiny_models import write_tiny
 
-    from nodes import paths
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
-    from nodes.stages.loaders import CheckpointLoaderSimple
     from nodes.stages.sampling import KSampler
 
     torch.set_num_threads(1)
-    tiny = write_tiny("sd2", tmp_path / "models" / "checkpoints", v_prediction=True)
-    previous = paths._default
-    paths.configure(paths.Paths.create(tmp_path))
-    try:
-        model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
-    finally:
-        paths._default = previous
+    tiny, model, clip = _write_and_load(tmp_path, "sd2", v_prediction=True)
     assert model.model_sampling.prediction_type == "v"
     positive, negative = _encode(clip)
     latent = {"samples": torch.zeros(1, 4, 8, 8)}
@@ -132,22 +140,13 @@ def test_inpainting_model_equals_inpaint_pipeline(tmp_path):
     """A 9-channel inpainting checkpoint: mask and masked-image latent from the conditioning (as
     InpaintModelConditioning sets them) go into the extra input channels like the pipeline's."""
     from diffusers import EulerDiscreteScheduler, StableDiffusionInpaintPipeline
-    from tiny_models import write_tiny
 
-    from nodes import paths
     from nodes.sampling.noise import prepare_noise
     from nodes.sampling.sample import ksampler_sigmas
-    from nodes.stages.loaders import CheckpointLoaderSimple
     from nodes.stages.sampling import KSampler
 
     torch.set_num_threads(1)
-    tiny = write_tiny("sd1", tmp_path / "models" / "checkpoints", inpaint=True)
-    previous = paths._default
-    paths.configure(paths.Paths.create(tmp_path))
-    try:
-        model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
-    finally:
-        paths._default = previous
+    tiny, model, clip = _write_and_load(tmp_path, "sd1", inpaint=True)
     assert model.in_channels == 9
     scale = model.latent_format.scale_factor
     masked_image = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(6)) * 4  # raw latent
