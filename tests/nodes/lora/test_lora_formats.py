@@ -181,11 +181,27 @@ def test_tucker_factors_equal_the_convolutions_they_stand_for():
     assert torch.allclose(loha(weight), factor(a1, b1, t1) * factor(a2, b2, t2), atol=1e-4)
 
 
-def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
-    # `unet.<path>.processor.to_q_lora.up.weight` and `….lora_linear_layer.up.weight` (diffusers < 0.21 files)
+def _assert_patch_alike(tiny_models_paths, loaded, files: dict):
+    """Save two LoRA files ({name: state}, the reference first): both patch the sd1 MODEL and CLIP, identically."""
     from safetensors.torch import save_file
 
     from nodes.stages.lora import LoraLoader
+
+    folder = tiny_models_paths.folder_dirs("loras")[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, state in files.items():
+        save_file(state, str(folder / name))
+    model, clip = loaded("sd1")
+    (ref_model, ref_clip), (other_model, other_clip) = [LoraLoader().load_lora(model, clip, name, 1.0, 1.0)
+                                                        for name in files]
+    assert len(other_model.patches) == len(ref_model.patches) > 0
+    assert torch.equal(our_output(other_model, "sd1"), our_output(ref_model, "sd1"))
+    assert torch.equal(other_clip.encode_from_tokens(other_clip.tokenize(PROMPT))[0],
+                       ref_clip.encode_from_tokens(ref_clip.tokenize(PROMPT))[0])
+
+
+def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
+    # `unet.<path>.processor.to_q_lora.up.weight` and `….lora_linear_layer.up.weight` (diffusers < 0.21 files)
     from tiny_models import tiny_lora_state
 
     state = tiny_lora_state(tiny_checkpoints["sd1"], "peft", seed=3)
@@ -199,26 +215,12 @@ def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoint
             old[f"{module}_lora.{up_down}.weight"] = value
         else:
             old[f"{base}.lora_linear_layer.{up_down}.weight"] = value
-    folder = tiny_models_paths.folder_dirs("loras")[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(folder / "new_names.safetensors"))
-    save_file(old, str(folder / "old_names.safetensors"))
-    model, clip = loaded("sd1")
-    new_model, new_clip = LoraLoader().load_lora(model, clip, "new_names.safetensors", 1.0, 1.0)
-    old_model, old_clip = LoraLoader().load_lora(model, clip, "old_names.safetensors", 1.0, 1.0)
-    assert len(old_model.patches) == len(new_model.patches) > 0
-    assert torch.equal(our_output(old_model, "sd1"), our_output(new_model, "sd1"))
-    assert torch.equal(old_clip.encode_from_tokens(old_clip.tokenize(PROMPT))[0],
-                       new_clip.encode_from_tokens(new_clip.tokenize(PROMPT))[0])
-
+    _assert_patch_alike(tiny_models_paths, loaded, {"new_names.safetensors": state, "old_names.safetensors": old})
 
 
 def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
     # `diffusion_model.<original path>` and `text_encoders.clip_l.transformer.<path>` (ComfyUI's generic names)
-    from safetensors.torch import save_file
-
     from nodes.diffusion.convert_unet import unet_key_map
-    from nodes.stages.lora import LoraLoader
     from tiny_models import tiny_lora_state
 
     unet = tiny_checkpoints["sd1"].components["unet"]
@@ -233,17 +235,8 @@ def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_path
         else:
             module = "text_encoders.clip_l.transformer." + module.removeprefix("text_encoder.")
         native[f"{module}.lora_{role}"] = value
-    folder = tiny_models_paths.folder_dirs("loras")[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(folder / "peft_names.safetensors"))
-    save_file(native, str(folder / "native_names.safetensors"))
-    model, clip = loaded("sd1")
-    peft_model, peft_clip = LoraLoader().load_lora(model, clip, "peft_names.safetensors", 1.0, 1.0)
-    native_model, native_clip = LoraLoader().load_lora(model, clip, "native_names.safetensors", 1.0, 1.0)
-    assert len(native_model.patches) == len(peft_model.patches) > 0
-    assert torch.equal(our_output(native_model, "sd1"), our_output(peft_model, "sd1"))
-    assert torch.equal(native_clip.encode_from_tokens(native_clip.tokenize(PROMPT))[0],
-                       peft_clip.encode_from_tokens(peft_clip.tokenize(PROMPT))[0])
+    _assert_patch_alike(tiny_models_paths, loaded, {"peft_names.safetensors": state,
+                                                    "native_names.safetensors": native})
 
 
 def test_dora_equals_peft_merged_weights():
