@@ -23,6 +23,7 @@ from tools.toymodel.train_unet import diffusion_loss
 HINT_CHANNELS = (16, 32, 64)
 CONTROL_PREFIX = "control_model."
 DATA_STREAM = 4  # picture stream of this trainer (the base used 1-3)
+DEFAULT_STEPS = 3000  # a first guess, not yet tuned on a trained base
 
 
 def control_images(samples) -> torch.Tensor:
@@ -94,7 +95,7 @@ def save_controlnet(path: str | Path, controlnet, dtype: torch.dtype = torch.flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.toymodel.train_controlnet",
                                      description=__doc__.splitlines()[0])
-    finetune.common_arguments(parser, steps=3000, batch=16, lr=1e-4)
+    finetune.common_arguments(parser, steps=DEFAULT_STEPS, batch=16, lr=1e-4)
     parser.add_argument("--out", type=Path, default=Path("models/controlnet/toy_silhouette.safetensors"))
     parser.add_argument("--snr-gamma", type=float, default=5.0)
     args = parser.parse_args(argv)

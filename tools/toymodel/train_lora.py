@@ -22,6 +22,7 @@ from tools.toymodel.train_unet import diffusion_loss
 UNET_TARGETS = (".to_q", ".to_k", ".to_v", ".to_out.0")  # the UNet's attention projections
 TEXT_TARGETS = (".q_proj", ".k_proj", ".v_proj", ".out_proj")  # the text encoder's
 DATA_STREAM = 5
+DEFAULT_STEPS = 2000  # a first guess, not yet tuned on a trained base
 
 
 def kohya_name(module: str, text: bool) -> str:
@@ -115,7 +116,7 @@ def save_lora(path: str | Path, lora: Lora, dtype: torch.dtype = torch.float16, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.toymodel.train_lora", description=__doc__.splitlines()[0])
-    finetune.common_arguments(parser, steps=2000, batch=16, lr=1e-3)
+    finetune.common_arguments(parser, steps=DEFAULT_STEPS, batch=16, lr=1e-3)
     parser.add_argument("--concept", choices=finetune.CONCEPTS, default="star")
     parser.add_argument("--out", type=Path, default=None, help="default models/loras/toy_<concept>.safetensors")
     parser.add_argument("--rank", type=int, default=8)
