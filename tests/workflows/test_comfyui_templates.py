@@ -120,27 +120,34 @@ def provide_files(workflow: dict, paths, tiny_models) -> None:
                       str(paths.models_dir / "vae" / node["widgets_values"][0]))
 
 
-@pytest.mark.parametrize("path", templates(), ids=lambda p: p.stem)
-def test_template_runs_on_tiny_models(path, base_dir, tiny_models):
+def run_template(workflow: dict, prompt_id: str, paths, tiny_models):
+    """Provide the workflow's files, convert, shrink, validate and run it (both must succeed): (prompt, result)."""
     import torch
 
     from executor.convert import editor_to_api
     from executor.engine import Executor
     from executor.validate import describe, validate_prompt
+
+    provide_files(workflow, paths, tiny_models)
+    torch.manual_seed(0)
+    prompt = editor_to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
+    shrink(prompt)
+    check = validate_prompt(prompt, nodes.NODE_CLASS_MAPPINGS)
+    assert check.ok, describe(check)
+    result = Executor(nodes.NODE_CLASS_MAPPINGS).execute(prompt, prompt_id, {"extra_pnginfo": {"workflow": workflow}})
+    assert result.success, result.error
+    return prompt, result
+
+
+@pytest.mark.parametrize("path", templates(), ids=lambda p: p.stem)
+def test_template_runs_on_tiny_models(path, base_dir, tiny_models):
     from nodes.imaging.png_metadata import read_workflow
 
     workflow = json.loads(path.read_text())
     missing = {node["type"] for node in workflow["nodes"]} - FRONTEND_ONLY - set(nodes.NODE_CLASS_MAPPINGS)
     if missing:
         pytest.skip(f"node types not implemented yet: {sorted(missing)}")
-    provide_files(workflow, base_dir, tiny_models)
-    torch.manual_seed(0)
-    prompt = editor_to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
-    shrink(prompt)
-    check = validate_prompt(prompt, nodes.NODE_CLASS_MAPPINGS)
-    assert check.ok, describe(check)
-    result = Executor(nodes.NODE_CLASS_MAPPINGS).execute(prompt, path.stem, {"extra_pnginfo": {"workflow": workflow}})
-    assert result.success, result.error
+    _, result = run_template(workflow, path.stem, base_dir, tiny_models)
     saved = [entry for ui in result.outputs.values() for entry in ui.get("images", [])]
     assert saved, "no image was saved"
     for entry in saved:

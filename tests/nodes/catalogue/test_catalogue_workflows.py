@@ -1,9 +1,10 @@
 """ComfyUI's template workflows that use catalogue nodes (GLIGEN, SDXL revision, ImageStitch with
 ResizeImageMaskNode) convert, validate and run on tiny stand-in models, and every template's node types exist.
 
-The run harness (file provision under the workflows' names, shrinking) is tests/workflows/test_comfyui_templates.py;
-catalogue model files come from tiny_catalogue.write_catalogue_model. Skipped: none — the check below fails, naming
-the template and node types, if a template ever needs a node type we lack.
+The run harness (`run_template`: file provision under the workflows' names, shrinking) is
+tests/workflows/test_comfyui_templates.py; catalogue model files come from tiny_catalogue.write_catalogue_model.
+Skipped: none — the check below fails, naming the template and node types, if a template ever needs a node type we
+lack.
 """
 
 import json
@@ -11,7 +12,7 @@ import json
 import pytest
 
 import nodes
-from tests.workflows.test_comfyui_templates import (FRONTEND_ONLY, base_dir, provide_files, shrink,  # noqa: F401
+from tests.workflows.test_comfyui_templates import (FRONTEND_ONLY, base_dir, run_template,  # noqa: F401
                                                     templates, tiny_models)
 
 CATALOGUE_NODES = {"GLIGENLoader", "GLIGENTextBoxApply", "CLIPVisionLoader", "CLIPVisionEncode", "unCLIPConditioning",
@@ -38,21 +39,8 @@ def test_every_template_node_type_exists():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", catalogue_templates(), ids=lambda p: p.stem)
 def test_catalogue_template_runs(path, base_dir, tiny_models):  # noqa: F811
-    import torch
-
-    from executor.convert import editor_to_api
-    from executor.engine import Executor
-    from executor.validate import describe, validate_prompt
-
     workflow = json.loads(path.read_text())
-    provide_files(workflow, base_dir, tiny_models)
-    torch.manual_seed(0)
-    prompt = editor_to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
-    shrink(prompt)
-    check = validate_prompt(prompt, nodes.NODE_CLASS_MAPPINGS)
-    assert check.ok, describe(check)
-    result = Executor(nodes.NODE_CLASS_MAPPINGS).execute(prompt, path.stem, {"extra_pnginfo": {"workflow": workflow}})
-    assert result.success, result.error
+    prompt, result = run_template(workflow, path.stem, base_dir, tiny_models)
     ran = {prompt[node_id]["class_type"] for node_id in result.ran}
     assert node_types(path) & CATALOGUE_NODES <= ran
     assert any(ui.get("images") for ui in result.outputs.values())
