@@ -7,14 +7,6 @@ from tools.toymodel import finetune, models
 from tools.toymodel.checkpoint import save_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def base_path(tmp_path_factory):
     """An untrained toy base in the SD1 single-file layout (the trainers only need its shapes and the loader)."""

@@ -14,14 +14,6 @@ TINY = dict(vae_steps=40, vae_batch=8, unet_steps=30, unet_batch=8, warmup_steps
             eval_count=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny run of the full recipe (both stages), shared by the checks below."""
