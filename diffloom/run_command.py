@@ -34,16 +34,27 @@ def _registry(registry: Any = None) -> Any:
 
 def to_prompt(path: str, registry: Any) -> dict:
     """The API prompt of a workflow file in either format (a POST /prompt body is accepted too)."""
+    return _read(path, registry)[0]
+
+
+def _read(path: str, registry: Any) -> tuple[dict, dict]:
+    """(API prompt, extra_pnginfo): an editor file is also embedded in saved PNGs, as the canvas does."""
     data = load_workflow(path)
     kind = detect_format(data)
     if kind == "editor":
-        prompt = editor_to_api(data, registry.classes, registry.display_names)
-        for node_id, node in prompt.items():
-            if node["class_type"] not in registry.classes:
-                print(f"warning: node {node_id} has unknown class {node['class_type']!r}: its widget values could "
-                      "not be mapped to inputs", file=sys.stderr)
-        return prompt
-    return data["prompt"] if kind == "api-wrapped" else data
+        return _editor_prompt(data, registry), {"workflow": data}
+    if kind == "api-wrapped":
+        return data["prompt"], dict((data.get("extra_data") or {}).get("extra_pnginfo") or {})
+    return data, {}
+
+
+def _editor_prompt(data: dict, registry: Any) -> dict:
+    prompt = editor_to_api(data, registry.classes, registry.display_names)
+    for node_id, node in prompt.items():
+        if node["class_type"] not in registry.classes:
+            print(f"warning: node {node_id} has unknown class {node['class_type']!r}: its widget values could "
+                  "not be mapped to inputs", file=sys.stderr)
+    return prompt
 
 
 def _parse_value(text: str) -> Any:
@@ -134,7 +145,7 @@ def run(workflow: str, output_dir: str | None = None, overrides: list[str] | Non
     resolved_output = _configure_output(output_dir) if output_dir else None
     try:
         registry = _registry(registry)
-        prompt = to_prompt(workflow, registry)
+        prompt, pnginfo = _read(workflow, registry)
         apply_overrides(prompt, overrides or [])
     except (WorkflowFormatError, UsageError) as error:
         print(f"error: {error}", file=err)
@@ -148,7 +159,7 @@ def run(workflow: str, output_dir: str | None = None, overrides: list[str] | Non
     display = _ProgressDisplay(prompt, err)
     executor = Executor(registry.classes, emit=display)
     try:
-        result = executor.execute(prompt, str(uuid.uuid4()), extra_data={"extra_pnginfo": {}},
+        result = executor.execute(prompt, str(uuid.uuid4()), extra_data={"extra_pnginfo": pnginfo},
                                   execute_outputs=checked.outputs)
     except KeyboardInterrupt:
         display.close()
