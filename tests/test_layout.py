@@ -20,3 +20,11 @@ def test_executor_and_node_declarations_import_without_torch():
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_test_imports_a_conftest_module():
+    # Every test folder's conftest.py is a module named `conftest`; which one an import finds depends on the
+    # collection order, so shared names belong in a module with its own name.
+    offenders = [str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py")
+                 if any(line.startswith(("from conftest import", "import conftest")) for line in p.read_text().splitlines())]
+    assert offenders == []

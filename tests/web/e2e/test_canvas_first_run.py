@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT
+from canvas_live_server import ROOT
 
 pytestmark = pytest.mark.timeout(120)
 
