@@ -54,14 +54,9 @@ def run_txt2img(tmp_path_factory):
 
 
 def _all_right_share(run, cfg: float) -> float:
-    from tools.toymodel import evaluate
-    from tools.toymodel.quality import prompt_specs
+    from tools.toymodel.quality import score_pictures
 
-    right = []
-    for index, spec in enumerate(prompt_specs(seed=0, count=PROMPTS)):
-        verdict = evaluate.judge(run(spec.caption, 1000 + index, cfg)).matches(spec)
-        right.append(verdict["colour"] and verdict["background"] and verdict["shape"])
-    return float(np.mean(right))
+    return score_pictures(lambda caption, index: run(caption, 1000 + index, cfg), count=PROMPTS)["all"]
 
 
 @pytest.mark.slow

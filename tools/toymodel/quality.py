@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,10 +44,15 @@ def score(checkpoint: str | Path, count: int = 50, cfg: float = 7.0, steps: int 
           scheduler: str = "normal", seed: int = 0) -> dict:
     """Share of prompts whose picture has each attribute right, and all of colour, background and shape at once."""
     model, clip, vae = load_for_sampling(checkpoint)
+    return score_pictures(lambda caption, index: generate(model, clip, vae, caption, seed + index, cfg, steps,
+                                                          sampler, scheduler), count, seed)
+
+
+def score_pictures(picture_for: Callable[[str, int], np.ndarray], count: int = 50, seed: int = 0) -> dict:
+    """`score` for any picture maker `(caption, prompt index) -> picture` (the quality tests run workflow files)."""
     right: dict[str, list[bool]] = {a: [] for a in (*ATTRIBUTES, "all")}
     for index, spec in enumerate(prompt_specs(seed, count)):
-        picture = generate(model, clip, vae, spec.caption, seed + index, cfg, steps, sampler, scheduler)
-        verdict = evaluate.judge(picture).matches(spec)
+        verdict = evaluate.judge(picture_for(spec.caption, index)).matches(spec)
         for attribute in ATTRIBUTES:
             if attribute in verdict:
                 right[attribute].append(verdict[attribute])
