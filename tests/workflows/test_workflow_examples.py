@@ -16,13 +16,12 @@ NODE_FIELDS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", 
                "widgets_values"}
 # Placeholder files the examples name (docs/nodes.md): models under models/<folder>/, images under input/.
 PLACEHOLDERS = {
-    "ckpt_name": {"toy.safetensors", "toy_sdxl.safetensors", "toy_sdxl_refiner.safetensors"},
-    "lora_name": {"toy_lora.safetensors"},
-    "control_net_name": {"toy_controlnet.safetensors"},
-    "image": {"example.png", "inpaint_example.png"},
+    "ckpt_name": {"toy.safetensors"},
+    "lora_name": {"toy_star.safetensors"},
+    "control_net_name": {"toy_silhouette.safetensors"},
+    "image": {"example.png", "inpaint_example.png", "toy_silhouette.png"},
 }
-EXPECTED = {"txt2img", "img2img", "inpaint", "outpaint", "lora", "controlnet", "sdxl_refiner", "hires_fix",
-            "area_composition"}
+EXPECTED = {"txt2img", "img2img", "inpaint", "outpaint", "lora", "controlnet", "hires_fix", "area_composition"}
 
 
 def core_info() -> dict:

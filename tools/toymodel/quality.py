@@ -40,12 +40,32 @@ def generate(model, clip, vae, caption: str, seed: int, cfg: float = 7.0, steps:
     return (vae.decode(out["samples"])[0].numpy() * 255).round().astype(np.uint8)
 
 
+def generate_batch(model, clip, vae, captions: list[str], seed: int, cfg: float = 7.0, steps: int = 20,
+                   sampler: str = "euler", scheduler: str = "normal", size: int = 32) -> np.ndarray:
+    """`generate` for many captions in one KSampler batch ([N, H, W, 3] uint8); the seed's noise covers the batch."""
+    from nodes.sampling.sample import common_ksampler
+
+    cond = torch.cat([clip.encode(caption)[0][0] for caption in captions])
+    empty = clip.encode("")[0][0].expand(len(captions), -1, -1)
+    side = size // vae.downscale_ratio
+    latent = {"samples": torch.zeros(len(captions), model.latent_format.channels, side, side)}
+    out = common_ksampler(model, seed, steps, cfg, sampler, scheduler, [[cond, {}]], [[empty, {}]], latent)
+    return (vae.decode(out["samples"]).numpy() * 255).round().astype(np.uint8)
+
+
 def score(checkpoint: str | Path, count: int = 50, cfg: float = 7.0, steps: int = 20, sampler: str = "euler",
           scheduler: str = "normal", seed: int = 0) -> dict:
     """Share of prompts whose picture has each attribute right, and all of colour, background and shape at once."""
     model, clip, vae = load_for_sampling(checkpoint)
     return score_pictures(lambda caption, index: generate(model, clip, vae, caption, seed + index, cfg, steps,
                                                           sampler, scheduler), count, seed)
+
+
+def score_batch(model, clip, vae, count: int = 50, seed: int = 0, **settings) -> dict:
+    """`score` with all prompts sampled as one batch (much faster on a CPU; the sampler table uses it)."""
+    pictures = generate_batch(model, clip, vae, [spec.caption for spec in prompt_specs(seed, count)], seed,
+                              **settings)
+    return score_pictures(lambda caption, index: pictures[index], count, seed)
 
 
 def score_pictures(picture_for: Callable[[str, int], np.ndarray], count: int = 50, seed: int = 0) -> dict:
