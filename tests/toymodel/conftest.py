@@ -11,3 +11,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def toy_runner(tmp_path_factory):
+    """Runs the shipped workflow files on the shipped toy files (tests/toymodel/workflow_runner.py)."""
+    from tests.toymodel.workflow_runner import WorkflowRunner
+
+    runner = WorkflowRunner(tmp_path_factory.mktemp("toy-workflows"))
+    yield runner
+    runner.close()
