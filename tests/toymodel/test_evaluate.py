@@ -74,3 +74,12 @@ def test_arbitrary_pictures_get_a_verdict_without_errors():
         assert judgement.colour in domain.SHAPE_COLOURS and judgement.background in domain.BACKGROUND_COLOURS
         assert judgement.shape in (None, *domain.ALL_SHAPES) and judgement.position in (None, *domain.POSITIONS)
         assert judgement.mask.shape == picture.shape[:2]
+
+
+@pytest.mark.parametrize("degrade", [False, True], ids=["clean", "blur+noise"])
+def test_huge_shapes_are_told_from_the_base_sizes(degrade):
+    def huge(size):
+        return domain.DomainConfig(size=size, huge_prob=0.5)
+
+    accuracy, total, _ = score(huge, degrade)
+    assert min(accuracy[a] for a in ("huge", "colour", "background", "shape")) >= 0.99, accuracy

@@ -22,6 +22,9 @@ def test_concept_domains_draw_the_held_back_concept():
     assert 0.3 < stars.count("star") / 60 < 0.8 and set(stars) - {"star"}
     striped = [domain.sample(0, i, finetune.concept_domain("striped")).spec.striped for i in range(60)]
     assert 0.3 < sum(striped) / 60 < 0.7
+    huge = [domain.sample(0, i, finetune.concept_domain("huge")).spec for i in range(60)]
+    assert 0.3 < sum(s.huge for s in huge) / 60 < 0.7
+    assert all(s.extent >= 0.75 and s.position is None and s.caption.startswith("a huge ") for s in huge if s.huge)
     with pytest.raises(ValueError, match="concept must be one of"):
         finetune.concept_domain("spotted")
 

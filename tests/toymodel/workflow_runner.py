@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {
     "checkpoint": ROOT / "models" / "checkpoints" / "toy.safetensors",
     "controlnet": ROOT / "models" / "controlnet" / "toy_silhouette.safetensors",
-    "lora": ROOT / "models" / "loras" / "toy_star.safetensors",
+    "lora": ROOT / "models" / "loras" / "toy_huge.safetensors",
 }
 
 

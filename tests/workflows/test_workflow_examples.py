@@ -17,7 +17,7 @@ NODE_FIELDS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", 
 # Placeholder files the examples name (docs/nodes.md): models under models/<folder>/, images under input/.
 PLACEHOLDERS = {
     "ckpt_name": {"toy.safetensors"},
-    "lora_name": {"toy_star.safetensors"},
+    "lora_name": {"toy_huge.safetensors"},
     "control_net_name": {"toy_silhouette.safetensors"},
     "image": {"example.png", "inpaint_example.png", "toy_silhouette.png"},
 }

@@ -31,7 +31,7 @@ def example_files(tmp_path_factory):
     for name, family in CHECKPOINTS.items():
         tiny = write_tiny(family, paths.models_dir / "checkpoints", name=name)
         if name == "toy.safetensors":
-            write_kohya_lora(tiny.components["unet"], paths.models_dir / "loras" / "toy_star.safetensors")
+            write_kohya_lora(tiny.components["unet"], paths.models_dir / "loras" / "toy_huge.safetensors")
             sd1 = tiny
     paths.input_dir.mkdir(parents=True)
     picture = np.zeros((64, 64, 4), dtype=np.uint8)

@@ -25,8 +25,13 @@ BACKGROUND_COLOURS: dict[str, tuple[int, int, int]] = {
     "yellow": SHAPE_COLOURS["yellow"],
 }
 BASE_SHAPES = ("circle", "square", "triangle")
-# "star" and striping are held back from the base model so that a LoRA has something new to teach.
+# "star", striping and "huge" shapes are held back from the base model so that a LoRA has something new to teach.
+# The shipped LoRA teaches "huge": the toy VAE, trained on the base domain only, cannot draw a star's points,
+# stripes or new colours (a round trip through it turns them into base shapes and colours), but it draws a
+# base shape at any size.
 CONCEPT_SHAPES = ("star",)
+HUGE_EXTENT = (0.75, 0.85)  # a huge shape's bounding-box side (the base domain's are 0.3-0.55)
+HUGE_CENTER_JITTER = 0.03
 ALL_SHAPES = BASE_SHAPES + CONCEPT_SHAPES
 
 # Centre of each named region, as fractions of the image side (x, y).
@@ -56,6 +61,7 @@ class DomainConfig:
     max_extent: float = 0.55
     position_prob: float = 0.5  # chance that the shape is placed by (and captioned with) a position phrase
     striped_prob: float = 0.0
+    huge_prob: float = 0.0
 
     def __post_init__(self):
         _check_names("shape", self.shapes, ALL_SHAPES)
@@ -86,11 +92,13 @@ class ShapeSpec:
     center: tuple[float, float]
     position: str | None = None  # the phrase in the caption, if any
     striped: bool = False
+    huge: bool = False
 
     @property
     def caption(self) -> str:
         pattern = "striped " if self.striped else ""
-        text = f"a {self.colour} {pattern}{self.shape} on a {self.background} background"
+        size = "huge " if self.huge else ""
+        text = f"a {size}{self.colour} {pattern}{self.shape} on a {self.background} background"
         if self.position == "center":
             return text + " in the center"
         return text + (f" in the {self.position}" if self.position else "")
@@ -136,7 +144,13 @@ def sample_spec(rng: np.random.Generator, config: DomainConfig = DomainConfig())
     else:
         center = tuple(float(rng.uniform(half, 1 - half)) for _ in (0, 1))
     striped = bool(rng.random() < config.striped_prob)
-    return ShapeSpec(shape, colour, background, extent, center, position, striped)
+    # drawn only when asked for, so the base domain's random streams (and the trained model's data) stay the same
+    huge = bool(config.huge_prob > 0 and rng.random() < config.huge_prob)
+    if huge:  # near the centre, no position phrase: a huge shape fills the picture
+        extent = float(rng.uniform(*HUGE_EXTENT))
+        center = tuple(float(0.5 + rng.uniform(-HUGE_CENTER_JITTER, HUGE_CENTER_JITTER)) for _ in (0, 1))
+        position = None
+    return ShapeSpec(shape, colour, background, extent, center, position, striped, huge)
 
 
 def _coordinate_in_region(rng: np.random.Generator, region_center: float, half: float) -> float:

@@ -15,6 +15,7 @@ STAR_MAX_SOLIDITY = 0.8  # area / convex hull [star 0.5-0.7, the convex shapes 0
 STAR_MAX_CORNER_FILL = 0.27  # coverage in the bounding box's corners [star 0.1, circle 0.33, square 0.9]
 SQUARE_MIN_CORNER_FILL = 0.55
 STRIPED_MIN_GAP_FRACTION = 0.1  # share of the silhouette that is background between bars
+HUGE_MIN_EXTENT = 0.65  # bounding-box side / picture side [base domain at most 0.55, huge at least 0.75]
 
 
 @dataclass
@@ -29,6 +30,10 @@ class Judgement:
     mask: np.ndarray  # [H, W] bool, the filled silhouette
     features: dict = field(default_factory=dict)
 
+    @property
+    def huge(self) -> bool:
+        return self.features.get("extent", 0.0) >= HUGE_MIN_EXTENT
+
     def matches(self, spec: ShapeSpec) -> dict[str, bool]:
         """Attribute -> whether this judgement agrees with `spec` (position only when the caption names one)."""
         result = {
@@ -36,6 +41,7 @@ class Judgement:
             "background": self.background == spec.background,
             "shape": self.shape == spec.shape,
             "striped": self.striped == spec.striped,
+            "huge": self.huge == spec.huge,
         }
         if spec.position:
             result["position"] = self.position == spec.position
@@ -168,6 +174,7 @@ def _geometry(coverage: np.ndarray, mask: np.ndarray) -> dict:
     cy = float((np.arange(h) + 0.5) @ down / down.sum())
     return {
         "area": area / coverage.size,
+        "extent": max(width / w, height / h),
         "fill": area / (max(width, height) ** 2),
         "solidity": float(mask.sum()) / _hull_area(mask),
         "top_share": _mass_above(coverage, cy) / area,

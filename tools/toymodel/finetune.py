@@ -13,7 +13,7 @@ from tools.toymodel import data, domain, models
 from tools.toymodel.train import learning_rate_factor
 from tools.toymodel.train_unet import scaled_latents
 
-CONCEPTS = ("star", "striped")
+CONCEPTS = ("huge", "star", "striped")
 
 
 @dataclass
@@ -44,12 +44,15 @@ def load_base(path: str | Path) -> Base:
 
 
 def concept_domain(concept: str | None, size: int = 32) -> domain.DomainConfig:
-    """The base domain, or with `concept` in half the pictures ("star": half the shapes are stars; "striped")."""
+    """The base domain, or with `concept` in half the pictures ("huge", "star": half the shapes are stars;
+    "striped")."""
     if concept is None:
         return domain.DomainConfig(size=size)
     if concept == "star":
         # the base shapes stay in the batches so the LoRA does not forget them; repeating the star weights it
         return domain.DomainConfig(size=size, shapes=domain.BASE_SHAPES + domain.CONCEPT_SHAPES * 3)
+    if concept == "huge":
+        return domain.DomainConfig(size=size, huge_prob=0.5)
     if concept == "striped":
         return domain.DomainConfig(size=size, striped_prob=0.5)
     raise ValueError(f"concept must be one of {CONCEPTS}, got {concept!r}")

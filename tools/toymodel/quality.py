@@ -71,13 +71,29 @@ def score_batch(model, clip, vae, count: int = 50, seed: int = 0, **settings) ->
 def score_pictures(picture_for: Callable[[str, int], np.ndarray], count: int = 50, seed: int = 0) -> dict:
     """`score` for any picture maker `(caption, prompt index) -> picture` (the quality tests run workflow files)."""
     right: dict[str, list[bool]] = {a: [] for a in (*ATTRIBUTES, "all")}
+    errors = []
     for index, spec in enumerate(prompt_specs(seed, count)):
-        verdict = evaluate.judge(picture_for(spec.caption, index)).matches(spec)
+        picture = picture_for(spec.caption, index)
+        judgement = evaluate.judge(picture)
+        verdict = judgement.matches(spec)
         for attribute in ATTRIBUTES:
             if attribute in verdict:
                 right[attribute].append(verdict[attribute])
         right["all"].append(verdict["colour"] and verdict["background"] and verdict["shape"])
-    return {a: float(np.mean(v)) if v else None for a, v in right.items()}
+        errors.append(colour_error(picture, judgement.mask, spec.colour))
+    scores = {a: float(np.mean(v)) if v else None for a, v in right.items()}
+    found = [e for e in errors if e is not None]
+    scores["colour_error"] = float(np.mean(found)) if found else None
+    return scores
+
+
+def colour_error(picture: np.ndarray, mask: np.ndarray, colour: str) -> float | None:
+    """RGB distance (0..441) from the shape's median painted colour to the palette colour the prompt names; a
+    finer measure than right/wrong (None when no shape was found)."""
+    if mask.sum() < 3:
+        return None
+    painted = np.median(np.asarray(picture, dtype=np.float32)[mask][:, :3], axis=0)
+    return float(np.linalg.norm(painted - np.asarray(domain.SHAPE_COLOURS[colour], dtype=np.float32)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,11 +41,12 @@ def read_results(path: Path) -> dict[tuple[str, str], dict]:
     return {(row["sampler"], row["scheduler"]): row for row in rows}
 
 
-def run(checkpoint: Path, results: Path, count: int, steps: int, cfg: float, shard: int, shards: int) -> None:
+def run(checkpoint: Path, results: Path, count: int, steps: int, cfg: float, shard: int = 0, shards: int = 1,
+        only: list[tuple[str, str]] | None = None) -> None:
     model, clip, vae = load_for_sampling(checkpoint)
     done = read_results(results)
     results.parent.mkdir(parents=True, exist_ok=True)
-    for sampler, scheduler in pairs(shard, shards):
+    for sampler, scheduler in only or pairs(shard, shards):
         if (sampler, scheduler) in done:
             continue
         started = time.perf_counter()
@@ -80,6 +81,15 @@ def markdown(results: dict[tuple[str, str], dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TABLE_START, TABLE_END = "<!-- table -->", "<!-- /table -->"
+
+
+def with_table(page: str, table: str) -> str:
+    """`page` with everything between its table markers replaced by `table` (the prose around it is kept)."""
+    start, end = page.index(TABLE_START) + len(TABLE_START), page.index(TABLE_END)
+    return page[:start] + "\n" + table + page[end:]
+
+
 def far_below(results: dict[tuple[str, str], dict]) -> list[tuple[str, str, float]]:
     reference = results[REFERENCE]["all"]
     return sorted((s, k, row.get("all", 0.0)) for (s, k), row in results.items()
@@ -94,18 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--shard", default="0/1", help="k/n: run every n-th pair starting at k")
-    parser.add_argument("--markdown", type=Path, help="only write the table from --results to this file")
+    parser.add_argument("--markdown", type=Path,
+                        help="only put the table from --results into this file, between its table markers")
+    parser.add_argument("--only", nargs="+", metavar="SAMPLER/SCHEDULER", help="score just these pairs")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.markdown:
         results = read_results(args.results)
-        args.markdown.write_text(markdown(results))
+        args.markdown.write_text(with_table(args.markdown.read_text(), markdown(results)))
         for sampler, scheduler, value in far_below(results):
             print(f"far below euler/normal: {sampler} / {scheduler}: {value:.0%}")
         return 0
     torch.set_num_threads(args.threads)
     shard, shards = (int(part) for part in args.shard.split("/"))
-    run(args.checkpoint, args.results, args.count, args.steps, args.cfg, shard, shards)
+    only = [tuple(pair.split("/")) for pair in args.only] if args.only else None
+    run(args.checkpoint, args.results, args.count, args.steps, args.cfg, shard, shards, only)
     return 0
 
 
