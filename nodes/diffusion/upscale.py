@@ -181,6 +181,16 @@ class UpscaleModel(DeviceResident):
     def __repr__(self) -> str:
         return f"UpscaleModel({self.architecture}, ×{self.scale})"
 
+    @property
+    def in_channels(self) -> int:
+        """Colour channels the network takes: 3 for RGB models, 1 for grayscale ones."""
+        network = self.network
+        if isinstance(network, RRDBNet):
+            return network.conv_first.in_channels // network.unshuffle ** 2
+        if isinstance(network, SRVGGNetCompact):
+            return network.body[0].in_channels
+        return network.config.in_channels  # SwinIR
+
     @torch.no_grad()
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.network(pixels.to(self.device, self.dtype)).float()
@@ -255,7 +265,7 @@ def upscale_image(model: UpscaleModel, image: torch.Tensor, tile: int = TILE, ov
                   on_tile=None) -> torch.Tensor:
     """IMAGE `[B,H,W,C]` upscaled by the model in tiles, clamped to 0..1; halves the tile on out-of-memory."""
     model.load(compute_device())
-    pixels = image[..., :3].movedim(-1, 1).float()
+    pixels = _model_channels(image[..., :3].movedim(-1, 1).float(), model.in_channels)
     height, width = pixels.shape[-2:]
     # windowed-attention networks (SwinIR) pad to whole windows anyway; padding first and cutting tiles at
     # multiples of the window gives every tile the whole image's window grid (seams about 3× smaller)
@@ -270,7 +280,21 @@ def upscale_image(model: UpscaleModel, image: torch.Tensor, tile: int = TILE, ov
             if tile // 2 < MIN_TILE:
                 raise
             tile //= 2
-    return out[..., :height * model.scale, :width * model.scale].clamp(0, 1).movedim(1, -1)
+    out = out[..., :height * model.scale, :width * model.scale].clamp(0, 1)
+    return out.expand(-1, 3, -1, -1).movedim(1, -1) if out.shape[1] == 1 else out.movedim(1, -1)
+
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, what PIL's "L" conversion uses
+
+
+def _model_channels(pixels: torch.Tensor, channels: int) -> torch.Tensor:
+    """RGB `[B,3,H,W]` as the network takes it: unchanged, or one luminance channel for grayscale models."""
+    if channels == 3:
+        return pixels
+    if channels == 1:
+        return (pixels * torch.tensor(LUMA, dtype=pixels.dtype).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    raise ValueError(f"ImageUpscaleWithModel: the upscale model takes {channels}-channel pictures; only RGB (3) "
+                     "and grayscale (1) models are supported")
 
 
 def _round_to(size: int, multiple: int) -> int:

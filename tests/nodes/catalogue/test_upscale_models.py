@@ -12,7 +12,7 @@ from nodes.diffusion.upscale import tiled_upscale
 from nodes.stages.upscale import ImageUpscaleWithModel, UpscaleModelLoader
 
 
-def rrdb_state(features=8, growth=4, blocks=2, upsamples=2, in_channels=3, seed=0):
+def rrdb_state(features=8, growth=4, blocks=2, upsamples=2, in_channels=3, seed=0, out_channels=3):
     """BasicSR-layout RRDBNet weights (conv_first, body.N.rdbK.convM, conv_body, conv_upN, conv_hr, conv_last)."""
     g = torch.Generator().manual_seed(seed)
 
@@ -30,7 +30,7 @@ def rrdb_state(features=8, growth=4, blocks=2, upsamples=2, in_channels=3, seed=
     for u in range(upsamples):
         state.update(conv(f"conv_up{u + 1}", features, features))
     state.update(conv("conv_hr", features, features))
-    state.update(conv("conv_last", features, 3))
+    state.update(conv("conv_last", features, out_channels))
     return state
 
 
@@ -182,3 +182,27 @@ def test_unknown_architecture_names_node_input_and_file(folders, state, needle):
     with pytest.raises(ModelFileError, match=rf"UpscaleModelLoader: input 'model_name' \(mystery.safetensors\).*"
                                              rf"mystery.safetensors: unknown upscale model architecture.*{needle}"):
         UpscaleModelLoader().load_model("mystery.safetensors")
+
+
+def test_grayscale_model_reads_luminance_and_gives_gray_rgb(folders):
+    state = rrdb_state(in_channels=1, out_channels=1)
+    folder = folders.models_dir / "upscale_models"
+    folder.mkdir(parents=True)
+    save_file(state, str(folder / "gray.safetensors"))
+    (model,) = UpscaleModelLoader().load_model("gray.safetensors")
+    assert model.in_channels == 1
+    pixels = image()
+    (out,) = ImageUpscaleWithModel().upscale(model, pixels)
+    assert out.shape == (1, 48, 40, 3)
+    luma = (pixels * torch.tensor([0.299, 0.587, 0.114])).sum(-1, keepdim=True)
+    torch.testing.assert_close(out, expected_output(state, luma).expand(-1, -1, -1, 3), atol=1e-5, rtol=1e-4)
+
+
+def test_a_model_for_other_channel_counts_is_refused_by_name(folders):
+    state = rrdb_state(in_channels=2, out_channels=2)
+    folder = folders.models_dir / "upscale_models"
+    folder.mkdir(parents=True)
+    save_file(state, str(folder / "two.safetensors"))
+    (model,) = UpscaleModelLoader().load_model("two.safetensors")
+    with pytest.raises(ValueError, match="ImageUpscaleWithModel: the upscale model takes 2-channel pictures"):
+        ImageUpscaleWithModel().upscale(model, image())
