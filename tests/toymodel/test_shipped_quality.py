@@ -5,7 +5,7 @@ and shape must all be right in at least 90% of the pictures. Without guidance (C
 but only mildly on the fully trained toy: its conditional model alone already gets colour, background and shape
 right (100% of these 50; 97% of 100 other prompts against 100% at CFG 7), so the difference shows in how far the
 shape's painted colour is from the one the prompt names (5.6 against 5.1 RGB units here; 6.6 against 4.9 on the
-100 others). The test asserts that guidance is never worse on the first measure and better on the second.
+100 others). The test asserts that guidance is never worse on the first measure and better on the second (> 1.02×).
 """
 
 from __future__ import annotations
@@ -36,4 +36,5 @@ def test_txt2img_workflow_draws_the_prompt_and_cfg_matters(toy_runner):
     print(f"CFG 7: {guided}\nCFG 1: {unguided}")
     assert guided["all"] >= 0.9
     assert unguided["all"] <= guided["all"]
-    assert unguided["colour_error"] >= 1.05 * guided["colour_error"]
+    # the same seeds: were guidance ignored, both runs would paint identical pictures and this would fail
+    assert unguided["colour_error"] > 1.02 * guided["colour_error"]
