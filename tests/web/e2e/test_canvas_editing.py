@@ -100,3 +100,37 @@ def test_reroute_carries_a_link_and_dragging_a_link_end_off_removes_it(canvas):
     assert page.locator(".react-flow__edge").count() == 1
     links = page.evaluate("() => window.diffloom.getWorkflow().links")
     assert [link[3] for link in links] == [3]  # only EmptyImage → Reroute is left
+
+
+def test_primitive_feeding_a_combo_offers_its_choices(canvas):
+    """A PrimitiveNode linked to KSampler's sampler_name shows the sampler combo, and picking from it is saved."""
+    page = canvas.page
+    workflow = {
+        "last_node_id": 2, "last_link_id": 1, "version": 0.4, "groups": [], "config": {}, "extra": {},
+        "links": [[1, 1, 0, 2, 4, "COMBO"]],
+        "nodes": [
+            {"id": 1, "type": "PrimitiveNode", "pos": [50, 50], "size": [260, 80], "flags": {}, "order": 0,
+             "mode": 0, "inputs": [], "properties": {"Run widget replace on values": False},
+             "outputs": [{"name": "COMBO", "type": "COMBO", "links": [1], "widget": {"name": "sampler_name"}}],
+             "widgets_values": ["euler"]},
+            {"id": 2, "type": "KSampler", "pos": [400, 50], "size": [300, 260], "flags": {}, "order": 1, "mode": 0,
+             "inputs": [{"name": "model", "type": "MODEL", "link": None},
+                        {"name": "positive", "type": "CONDITIONING", "link": None},
+                        {"name": "negative", "type": "CONDITIONING", "link": None},
+                        {"name": "latent_image", "type": "LATENT", "link": None},
+                        {"name": "sampler_name", "type": "COMBO", "widget": {"name": "sampler_name"}, "link": 1}],
+             "outputs": [{"name": "LATENT", "type": "LATENT", "links": []}], "properties": {},
+             "widgets_values": [1, "fixed", 20, 7.0, "euler", "normal", 1.0]},
+        ],
+    }
+    page.evaluate("(w) => window.diffloom.loadWorkflow(w, 'primitive combo')", workflow)
+    primitive = canvas.node("PrimitiveNode")
+    primitive.locator(".dl-combo-button").click()
+    choices = page.locator(".dl-combo-popup li").all_inner_texts()
+    assert "dpmpp_2m" in choices and "euler" in choices
+    page.locator(".dl-combo-popup input").fill("dpmpp_2m_sde_gpu")
+    page.keyboard.press("Enter")
+    assert primitive.locator(".dl-combo-button .dl-widget-value").inner_text() == "dpmpp_2m_sde_gpu"
+    saved = page.evaluate("() => window.diffloom.getWorkflow()")
+    assert next(n for n in saved["nodes"] if n["type"] == "PrimitiveNode")["widgets_values"][0] == "dpmpp_2m_sde_gpu"
+    assert not canvas.errors

@@ -3,6 +3,7 @@ import { addNode, connect, copyNodes, EditError, pasteNodes, removeLink, removeN
 import type { Graph } from "../src/graph/types";
 import { emptyGraph, readWorkflow, writeWorkflow } from "../src/graph/workflow";
 import { activeGraph, useGraphStore } from "../src/store/graphStore";
+import { nodeRows, primitiveTarget } from "../src/canvas/nodeRows";
 import { commit, createHistory, redo, undo } from "../src/store/history";
 import { editorWorkflow, HAVE_DATA, objectInfo, SKIP_REASON } from "./fixtures";
 
@@ -80,6 +81,22 @@ describe.skipIf(!HAVE_DATA)(`graph edits (${HAVE_DATA ? "core object_info" : SKI
     expect(sampler.inputs.map((i) => i.name)).toEqual(["model", "positive", "negative", "latent_image", "steps"]);
     expect(g.links.find((l) => l.id === steps.id)!.target_slot).toBe(4);
     expect(() => connect(g, defs, decode.id, 0, save.id, "filename_prefix")).toThrow(/IMAGE to input "filename_prefix" of type STRING/);
+  });
+
+  it("a PrimitiveNode feeding a combo shows that combo's choices, not a text field", () => {
+    const g = emptyGraph();
+    const { sampler } = txt2img(g);
+    const prim = addNode(g, defs, "PrimitiveNode", [0, 600]);
+    expect(nodeRows(prim, defs, primitiveTarget(g, prim)).widgets).toEqual([]);
+    connect(g, defs, prim.id, 0, sampler.id, "sampler_name");
+    expect(prim.outputs[0].type).toBe("COMBO");
+    const [widget] = nodeRows(prim, defs, primitiveTarget(g, prim)).widgets;
+    expect(widget.spec.kind).toBe("combo");
+    expect(widget.spec.values).toContain("dpmpp_2m");
+    expect(widget.spec.defaultValue).toBe(prim.widgets_values![0]);
+    const seed = addNode(g, defs, "PrimitiveNode", [0, 800]);
+    connect(g, defs, seed.id, 0, sampler.id, "seed");
+    expect(nodeRows(seed, defs, primitiveTarget(g, seed)).widgets.map((w) => w.spec.kind)).toEqual(["int", "control"]);
   });
 
   it("replaces the link feeding an input instead of adding a second one", () => {

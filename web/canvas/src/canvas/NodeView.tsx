@@ -8,10 +8,10 @@ import { nodeKind } from "../graph/nodeKinds";
 import { displayName } from "../graph/objectInfo";
 import { typeColor } from "../graph/sockets";
 import type { EditorNode } from "../graph/types";
-import { useGraphStore } from "../store/graphStore";
+import { activeGraph, useGraphStore } from "../store/graphStore";
 import { useRunStore } from "../store/runStore";
 import { WidgetView } from "../widgets/WidgetView";
-import { nodeRows } from "./nodeRows";
+import { nodeRows, primitiveTarget } from "./nodeRows";
 
 export type NodeData = { node: EditorNode };
 
@@ -95,7 +95,8 @@ function NodeViewImpl({ data, selected }: NodeProps & { data: NodeData }) {
   const updateInternals = useUpdateNodeInternals();
   // Zoomed far out, a simplified box (see LOW_DETAIL_ZOOM): far fewer elements keeps 300-node graphs smooth.
   const lowDetail = useStore((s) => s.transform[2] < LOW_DETAIL_ZOOM);
-  const rows = nodeRows(node, defs);
+  const primitive = useGraphStore((s) => (node.type === "PrimitiveNode" ? primitiveTarget(activeGraph(s), node) : ""));
+  const rows = nodeRows(node, defs, primitive);
   const kind = nodeKind(defs, node.type);
   const title = node.title ?? (kind.kind === "missing" ? node.type : displayName(kind.def, node.type));
   // Widget sockets are left out when zoomed far out (fewer handles to measure); any change re-measures handles.
