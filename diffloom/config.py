@@ -40,6 +40,8 @@ class ServerConfig:
     default_hashing_function: str = "sha256"
     dont_print_server: bool = False
     disable_metadata: bool = False  # no prompt/workflow chunks in saved PNGs and latents
+    tls_keyfile: Path | None = None  # both set: serve HTTPS and WSS
+    tls_certfile: Path | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -96,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--default-hashing-function", choices=["md5", "sha1", "sha256", "sha512"], default="sha256")
     p.add_argument("--dont-print-server", action="store_true")
     p.add_argument("--disable-metadata", action="store_true", help="do not embed the workflow in saved files")
+    p.add_argument("--tls-keyfile", type=Path, metavar="PATH", help="serve HTTPS: the private key (PEM)")
+    p.add_argument("--tls-certfile", type=Path, metavar="PATH", help="serve HTTPS: the certificate chain (PEM)")
     return p
 
 
@@ -117,6 +121,8 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         raise SystemExit(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_upload_size <= 0:
         raise SystemExit(f"--max-upload-size must be positive, got {args.max_upload_size}")
+    if (args.tls_keyfile is None) != (args.tls_certfile is None):
+        raise SystemExit("--tls-keyfile and --tls-certfile go together: give both to serve HTTPS")
     temp = args.temp_directory / "temp" if args.temp_directory else None
     return ServerConfig(
         listen=[a.strip() for a in args.listen.split(",") if a.strip()],
@@ -133,4 +139,4 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         auto_launch=args.auto_launch and not args.disable_auto_launch, verbose=args.verbose,
         auth_token=args.auth_token or environ.get(AUTH_TOKEN_ENV) or None, no_auth_token=args.no_auth_token,
         default_hashing_function=args.default_hashing_function, dont_print_server=args.dont_print_server,
-        disable_metadata=args.disable_metadata)
+        disable_metadata=args.disable_metadata, tls_keyfile=args.tls_keyfile, tls_certfile=args.tls_certfile)

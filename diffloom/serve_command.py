@@ -38,7 +38,23 @@ def _urls(config: ServerConfig) -> list[str]:
     query = f"/?token={config.auth_token}" if config.auth_token else "/"
     hosts = [("127.0.0.1" if h == "0.0.0.0" else "[::1]" if h == "::" else f"[{h}]" if ":" in h else h)
              for h in config.listen]
-    return [f"http://{host}:{config.port}{query}" for host in dict.fromkeys(hosts)]
+    scheme = "https" if config.tls_certfile else "http"
+    return [f"{scheme}://{host}:{config.port}{query}" for host in dict.fromkeys(hosts)]
+
+
+def _tls_context(config: ServerConfig):
+    """The server's SSL context from --tls-certfile/--tls-keyfile, or None to serve plain HTTP."""
+    if config.tls_certfile is None:
+        return None
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(str(config.tls_certfile), str(config.tls_keyfile))
+    except (OSError, ssl.SSLError) as exc:
+        raise StartError(f"cannot use --tls-certfile {config.tls_certfile} with --tls-keyfile {config.tls_keyfile}: "
+                         f"{exc}") from exc
+    return context
 
 
 class StartError(Exception):
@@ -51,13 +67,14 @@ async def _run(config: ServerConfig, paths, started: float) -> None:
     from web.server.app import create_app
     from web.server.plugins import load_node_registry
 
+    tls = _tls_context(config)
     registry = load_node_registry(config)
     app = create_app(config, registry, paths)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         for address in config.listen:
-            await web.TCPSite(runner, address, config.port).start()
+            await web.TCPSite(runner, address, config.port, ssl_context=tls).start()
     except OSError as exc:
         await runner.cleanup()
         raise StartError(f"cannot listen on {', '.join(config.listen)} port {config.port}: {exc}") from exc
