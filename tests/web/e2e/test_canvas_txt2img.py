@@ -73,3 +73,32 @@ def test_build_txt2img_from_empty_canvas_and_see_the_image(canvas):
     canvas.screenshot("txt2img_done")
     assert not page.locator(".dl-node.error").count()
     assert not canvas.errors
+
+
+# A WebSocket that never connects, as behind a proxy that drops upgrades.
+NO_WEBSOCKET = """window.WebSocket = class { constructor() { setTimeout(() => this.onclose && this.onclose(), 0); }
+                                          send() {} close() {} };"""
+
+
+def test_without_a_websocket_the_result_still_arrives_by_polling(canvas):
+    import json
+    from pathlib import Path
+
+    page = canvas.page
+    page.context.add_init_script(NO_WEBSOCKET)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=20000)
+    workflow = json.loads((Path(__file__).resolve().parents[3] / "workflows" / "txt2img.json").read_text())
+    for node in workflow["nodes"]:
+        if node["type"] == "CheckpointLoaderSimple":
+            node["widgets_values"] = ["tiny_sd1.safetensors"]
+        if node["type"] == "KSampler":
+            node["widgets_values"][2] = 2  # steps
+    page.evaluate("(w) => window.diffloom.loadWorkflow(w, 'no socket')", workflow)
+    canvas.node("SaveImage").wait_for()
+    page.keyboard.press("Control+Enter")
+    image = canvas.node("SaveImage").locator("img.dl-node-image")
+    image.wait_for(timeout=120000)
+    page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=image.element_handle())
+    assert not page.locator(".dl-node.error").count()
+    assert not canvas.errors

@@ -9,6 +9,7 @@ import { graphFromFile, graphFromJson, OpenError } from "./files/openFile";
 import { activeGraph, activeTab, useGraphStore } from "./store/graphStore";
 import { errorsFromNodeErrors, useRunStore } from "./store/runStore";
 import { applyControls } from "./widgets/control";
+import { pollHistory } from "./api/historyPoll";
 
 const store = () => useGraphStore.getState();
 
@@ -40,6 +41,7 @@ export async function queuePrompt(front = false): Promise<void> {
     run.setTotal(Object.keys(prompt).length);
     s.edit((g) => applyControls(g, s.defs), "control_after_generate");
     s.notify("info", `Queued prompt ${String(result?.prompt_id ?? "").slice(0, 8)}`);
+    if (!run.connected && result?.prompt_id) void pollHistory(String(result.prompt_id));
   } catch (err) {
     if (err instanceof ApiError && err.body?.node_errors) {
       run.setErrors(errorsFromNodeErrors(err.body.node_errors));

@@ -40,6 +40,7 @@ export const api = {
     postJson("/api/prompt", payload),
   queue: () => request("/api/queue"),
   history: (maxItems = 50) => request(`/api/history?max_items=${maxItems}`),
+  historyOf: (promptId: string) => request(`/api/history/${encodeURIComponent(promptId)}`),
   deleteQueued: (ids: string[]) => postJson("/api/queue", { delete: ids }),
   clearHistory: () => postJson("/api/history", { clear: true }),
   interrupt: () => postJson("/api/interrupt", {}),
