@@ -184,12 +184,17 @@ def test_unknown_architecture_names_node_input_and_file(folders, state, needle):
         UpscaleModelLoader().load_model("mystery.safetensors")
 
 
-def test_grayscale_model_reads_luminance_and_gives_gray_rgb(folders):
-    state = rrdb_state(in_channels=1, out_channels=1)
+def load_saved(folders, state, name):
+    """`state` saved as models/upscale_models/<name> and read back by UpscaleModelLoader."""
     folder = folders.models_dir / "upscale_models"
     folder.mkdir(parents=True)
-    save_file(state, str(folder / "gray.safetensors"))
-    (model,) = UpscaleModelLoader().load_model("gray.safetensors")
+    save_file(state, str(folder / name))
+    return UpscaleModelLoader().load_model(name)[0]
+
+
+def test_grayscale_model_reads_luminance_and_gives_gray_rgb(folders):
+    state = rrdb_state(in_channels=1, out_channels=1)
+    model = load_saved(folders, state, "gray.safetensors")
     assert model.in_channels == 1
     pixels = image()
     (out,) = ImageUpscaleWithModel().upscale(model, pixels)
@@ -199,10 +204,6 @@ def test_grayscale_model_reads_luminance_and_gives_gray_rgb(folders):
 
 
 def test_a_model_for_other_channel_counts_is_refused_by_name(folders):
-    state = rrdb_state(in_channels=2, out_channels=2)
-    folder = folders.models_dir / "upscale_models"
-    folder.mkdir(parents=True)
-    save_file(state, str(folder / "two.safetensors"))
-    (model,) = UpscaleModelLoader().load_model("two.safetensors")
+    model = load_saved(folders, rrdb_state(in_channels=2, out_channels=2), "two.safetensors")
     with pytest.raises(ValueError, match="ImageUpscaleWithModel: the upscale model takes 2-channel pictures"):
         ImageUpscaleWithModel().upscale(model, image())

@@ -13,6 +13,19 @@ import pytest
 
 from tests.web.server.conftest import free_port
 
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+def _wait_serving(process) -> str:
+    """What the server printed up to its "serving on" line (or its exit), within 30 s."""
+    printed, deadline = [], time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        printed.append(line)
+        if "serving on" in line or not line:
+            break
+    return "".join(printed)
+
 
 def status_of(url: str, token: str | None = None) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
@@ -31,14 +44,9 @@ def test_listening_beyond_loopback_prints_and_requires_a_token(tmp_path):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1", "DIFFLOOM_AUTH_TOKEN": ""})
     try:
-        printed, deadline = [], time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            printed.append(line)
-            if "serving on" in line or not line:
-                break
-        match = re.search(r"\?token=([\w-]+)", "".join(printed))
-        assert match, "".join(printed)
+        printed = _wait_serving(process)
+        match = re.search(r"\?token=([\w-]+)", printed)
+        assert match, printed
         token = match.group(1)
         url = f"http://127.0.0.1:{port}/api/queue"
         assert status_of(url) == 401
@@ -55,19 +63,6 @@ def test_start_up_problems_are_one_clear_line(tmp_path):
                           "--extra-model-paths-config", str(tmp_path / "missing.yaml")],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "missing.yaml" in out.stdout and "Traceback" not in out.stdout + out.stderr
-
-
-DATA = __import__("pathlib").Path(__file__).parent / "data"
-
-
-def _wait_serving(process) -> str:
-    printed, deadline = [], time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        printed.append(line)
-        if "serving on" in line or not line:
-            break
-    return "".join(printed)
 
 
 @pytest.mark.slow
