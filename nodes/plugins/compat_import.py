@@ -1,4 +1,5 @@
-"""Makes the ComfyUI compatibility modules (`folder_paths`, `comfy`, `comfy_execution`, `server`) importable.
+"""Makes the ComfyUI compatibility modules (`folder_paths`, `comfy`, `comfy_execution`, `server`, `comfy_api`)
+importable.
 
 They live in `nodes/plugins/comfy_compat/`. Rather than putting that directory on `sys.path` (which would let any
 other top-level name there shadow real packages), a meta-path finder serves exactly these top-level names. It is
@@ -13,11 +14,11 @@ import sys
 from pathlib import Path
 
 COMPAT_DIR = Path(__file__).with_name("comfy_compat")
-TOP_LEVEL = frozenset({"folder_paths", "comfy", "comfy_execution", "server"})
+TOP_LEVEL = frozenset({"folder_paths", "comfy", "comfy_execution", "server", "comfy_api"})
 # ComfyUI modules diffloom does not provide: unless something installed answers to the name, importing one gets an
 # error that says so instead of a bare "No module named".
-NOT_PROVIDED = frozenset({"execution", "latent_preview", "node_helpers", "comfy_extras", "comfy_api",
-                          "comfy_api_nodes", "comfyui_version"})
+NOT_PROVIDED = frozenset({"execution", "latent_preview", "node_helpers", "comfy_extras", "comfy_api_nodes",
+                          "comfyui_version"})
 DOCS = "docs/plugins.md"
 
 

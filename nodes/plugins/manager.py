@@ -23,6 +23,7 @@ from nodes.plugins import compat_import
 from nodes.plugins.discovery import PackSource, discover
 from nodes.plugins.report import DISABLED, FAILED, LOADED, SKIPPED, PackReport, format_import_times
 from nodes.plugins.server_bridge import PluginServer
+from nodes.plugins.v3_packs import v3_mappings
 
 log = logging.getLogger("diffloom.plugins")
 
@@ -119,17 +120,17 @@ class PluginManager:
     def _register(self, source: PackSource, module: ModuleType, report: PackReport) -> None:
         web = self._web_directory(source, module, report)
         mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
+        display = getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", None) or {}
+        if mappings is None and hasattr(module, "comfy_entrypoint"):
+            mappings, display = v3_mappings(module.comfy_entrypoint)
         if mappings is None:
             report.status = LOADED if web else SKIPPED
-            if hasattr(module, "comfy_entrypoint"):
-                report.error = "V3 packs (comfy_entrypoint / comfy_api) are not supported; use NODE_CLASS_MAPPINGS"
-            elif not web:
+            if not web:
                 report.error = "the module defines no NODE_CLASS_MAPPINGS (and no WEB_DIRECTORY)"
             return
         if not isinstance(mappings, dict):
             raise TypeError(f"NODE_CLASS_MAPPINGS in {source.path} must be a dict of node name -> class, "
                             f"got {type(mappings).__name__}")
-        display = getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", None) or {}
         if not isinstance(display, dict):
             report.warnings.append(f"NODE_DISPLAY_NAME_MAPPINGS is a {type(display).__name__}, not a dict; ignored")
             display = {}

@@ -108,7 +108,8 @@ def test_modules_without_mappings_are_skipped_unless_they_only_bring_javascript(
     manager = load()
     assert manager.reports["library"].status == "skipped"
     assert manager.reports["js_only"].status == "loaded" and "js_only" in registry.web_directories
-    assert "V3" in manager.reports["v3"].error
+    assert manager.reports["v3"].status == "failed"
+    assert "comfy_entrypoint() must return a ComfyExtension, got NoneType" in manager.reports["v3"].error
     assert "no __init__.py" in manager.reports["no_init"].error
 
 
