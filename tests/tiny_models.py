@@ -346,12 +346,30 @@ def controlnet_original(network, unet) -> dict[str, torch.Tensor]:
     return {original: state[key] for original, key in controlnet_key_map(dict(unet.config), state).items()}
 
 
+def control_lora_state(controlnet: dict, base: dict) -> dict:
+    """A ControlNet's original-layout weights as a Control-LoRA against the UNet weights `base`."""
+    state = {"lora_controlnet": torch.tensor([])}
+    for key, value in controlnet.items():
+        if key in base and value.ndim >= 2 and key.endswith(".weight"):
+            u, s, vh = torch.linalg.svd((value - base[key]).double().flatten(1), full_matrices=False)
+            layer = key.removesuffix(".weight")
+            up, down = (u * s).float(), vh.float()
+            extra = value.shape[2:]
+            state[layer + ".up"] = up.reshape(*up.shape, *([1] * len(extra)))
+            state[layer + ".down"] = down.reshape(down.shape[0], *value.shape[1:])
+        else:
+            state[key] = value
+    return state
+
+
 def write_tiny_controlnet(tiny: TinyCheckpoint, folder: str | Path, layout: str = "original", name: str | None = None,
                           seed: int = 0):
     """(path, diffusers ControlNetModel) of a tiny ControlNet saved in one of CONTROL_LAYOUTS.
 
     original: `control_model.*` keys; diffusers: `ControlNetModel` keys; diff: original layout storing the
-    difference to the tiny model's UNet plus a `difference` marker (load with DiffControlNetLoader).
+    difference to the tiny model's UNet plus a `difference` marker (load with DiffControlNetLoader); control_lora:
+    Stability's Control-LoRA layout (unprefixed; each copied weight as its exact full-rank `.up`/`.down` factors of
+    the difference to the UNet, everything else in full, and a `lora_controlnet` marker).
     """
     from safetensors.torch import save_file
 
@@ -364,7 +382,10 @@ def write_tiny_controlnet(tiny: TinyCheckpoint, folder: str | Path, layout: str 
             base = unet_original(tiny.components["unet"])
             state = {k: v - base[k] if k in base else v for k, v in state.items()}
             state["difference"] = torch.zeros(1)
-        state = _prefixed("control_model.", state)
+        if layout == "control_lora":
+            state = control_lora_state(state, unet_original(tiny.components["unet"]))
+        else:
+            state = _prefixed("control_model.", state)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name or f"tiny_{tiny.family}_controlnet_{layout}.safetensors")

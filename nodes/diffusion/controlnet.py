@@ -114,8 +114,6 @@ def _original_layout(state_dict: dict, path: Path) -> dict:
         return {k.removeprefix("control_model."): v for k, v in state_dict.items() if k.startswith("control_model.")}
     if "zero_convs.0.0.weight" in state_dict:
         return dict(state_dict)
-    if "lora_controlnet" in state_dict:
-        raise ModelFileError(f"{path}: a Control-LoRA, which diffloom does not support; expected a ControlNet")
     raise NotAControlNet(f"{path}: not a ControlNet (no 'control_model.zero_convs.0.0.weight' or "
                          "'controlnet_cond_embedding.conv_in.weight'); ControlNets of non-SD families are not "
                          "supported")
@@ -144,10 +142,17 @@ def _add_base_weights(original: dict, base_model, path: Path) -> dict:
 
 def load_controlnet_weights(path: str | Path, base_model=None) -> ControlNetWeights:
     """The ControlNet in `path` (original or diffusers layout); `base_model` for diff ControlNets."""
+    path = Path(path)
+    state = load_state_dict(path)
+    if "lora_controlnet" in state:
+        return ControlLoraWeights(state, path)
+    return _build(_original_layout(state, path), path, base_model)
+
+
+def _build(original: dict, path: Path, base_model=None) -> ControlNetWeights:
+    """A diffusers ControlNetModel holding `original` (original-layout keys), its family read from the shapes."""
     from diffusers import ControlNetModel
 
-    path = Path(path)
-    original = _original_layout(load_state_dict(path), path)
     if "difference" in original:
         if base_model is None:
             raise ModelFileError(f"{path}: a diff ControlNet (it has a 'difference' key): load it with "
@@ -163,6 +168,58 @@ def load_controlnet_weights(path: str | Path, base_model=None) -> ControlNetWeig
                              dtype=weight_dtype(compute_device(), "unet"), what=f"{path} (ControlNet)")
     pooling = path.stem.endswith(("_shuffle", "_shuffle_fp16"))
     return ControlNetWeights(network, family, path, pooling)
+
+
+class ControlLoraWeights(ControlNetWeights):
+    """A Control-LoRA (Stability's `control-lora-*`): a ControlNet stored as low-rank differences to the model it runs
+    with (`<layer>.up` / `<layer>.down`) plus the layers of its own (hint encoder, zero convolutions) in full. The
+    network is built from the sampling MODEL's UNet at `pre_run`, once per base model."""
+
+    def __init__(self, state: dict, path: Path):
+        super().__init__(None, "any", path)
+        self.lora = {k: v for k, v in state.items() if k != "lora_controlnet"}
+        self._built_for: int | None = None
+
+    def _networks(self):
+        return [self.network] if self.network is not None else []
+
+    @property
+    def context_dim(self) -> int:
+        return self.network.config.cross_attention_dim if self.network is not None else None  # known once built
+
+    def build_for(self, base_model) -> None:
+        if self._built_for == id(base_model.unet):
+            return
+        built = _build(self._composed(base_model), self.path)
+        self.network, self.family, self._built_for = built.network, built.family, id(base_model.unet)
+
+    def _composed(self, base_model) -> dict:
+        """The base UNet's encoder weights, replaced by the file's full layers and moved by its up·down products."""
+        from nodes.diffusion.convert_unet import unet_key_map
+        from nodes.diffusion.patching import restore_weights
+
+        unet = base_model.unet
+        restore_weights(unet)  # the base weights, not a LoRA left in place by the last sampling run
+        weights = unet.state_dict()
+        composed = {key: weights[name].float().cpu() for key, name in unet_key_map(dict(unet.config), weights).items()
+                    if not key.startswith(("output_blocks.", "out."))}
+        lora = self.lora
+        for key, value in lora.items():
+            if not key.endswith((".up", ".down")):
+                composed[key] = value.float()
+        for key in [k for k in lora if k.endswith(".up")]:
+            layer = key.removesuffix(".up")
+            down, target = lora.get(layer + ".down"), layer + ".weight"
+            if down is None or target not in composed:
+                raise ModelFileError(f"{self.path}: the Control-LoRA's {layer} has no "
+                                     f"{'.down' if down is None else 'matching layer in the MODEL'}")
+            base = composed[target]
+            delta = lora[key].float().flatten(1) @ down.float().flatten(1)
+            if delta.numel() != base.numel():
+                raise ModelFileError(f"{self.path}: the Control-LoRA's {layer} does not fit the "
+                                     f"{base_model.family} MODEL's layer {tuple(base.shape)}: another model type")
+            composed[target] = base + delta.reshape(base.shape)
+        return composed
 
 
 class ControlNet:
@@ -218,6 +275,8 @@ class ControlNet:
         """Before sampling: check the model family, move the network next to the model, resolve the σ range."""
         ms = model.model_sampling
         for control in self.chain():
+            if isinstance(control.weights, ControlLoraWeights):
+                control.weights.build_for(model)
             control.check_model(model.family, f"{control.applied_by}: input 'control_net'")
             control.weights.load(model.device)
             control._sigma_range = (ms.percent_to_sigma(control.percent[0]), ms.percent_to_sigma(control.percent[1]))
