@@ -6,7 +6,9 @@ import pytest
 from executor.engine import Executor
 
 PACK = '''
-from comfy_api.latest import ComfyExtension, io, ui
+from comfy_api.latest import ComfyAPISync, ComfyExtension, io, ui
+
+api = ComfyAPISync()
 
 
 class Make(io.ComfyNode):
@@ -23,6 +25,7 @@ class Make(io.ComfyNode):
 
     @classmethod
     def execute(cls, a, mode, b=1.5):
+        api.execution.set_progress(1, 2)
         return io.NodeOutput(a * b if mode == "mul" else a + b, f"node {cls.hidden.unique_id}")
 
 
@@ -70,9 +73,12 @@ def test_a_v3_pack_registers_its_schemas(v3_pack, registry):
 def test_v3_nodes_run_in_the_executor_with_hidden_inputs_and_ui(v3_pack, registry):
     prompt = {"1": {"class_type": "V3Make", "inputs": {"a": 4, "mode": "mul", "b": 0.5}},
               "2": {"class_type": "V3Show", "inputs": {"value": ["1", 0], "who": ["1", 1]}}}
-    result = Executor(registry.classes).execute(prompt, "v3")
+    events = []
+    result = Executor(registry.classes, emit=lambda event, data: events.append((event, data))).execute(prompt, "v3")
     assert result.success, result.error
     assert result.outputs["2"] == {"text": ["node 1: 2.0"]}
+    progress = [data for event, data in events if event == "progress"]
+    assert [(p["node"], p["value"], p["max"]) for p in progress] == [("1", 1, 2)]  # ComfyAPI's set_progress
 
 
 def test_a_schema_with_repeated_ids_is_refused_by_name(load, write_pack):
