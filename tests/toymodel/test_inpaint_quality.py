@@ -10,7 +10,7 @@ from tools.toymodel import domain, evaluate
 from tools.toymodel.example_inputs import inpaint_picture
 
 pytestmark = pytest.mark.slow
-CASES = 12
+CASES = 20
 MARGIN = 3  # pixels of background left around the old shape inside the masked box
 # Outside the mask the latent is held fixed, but a latent cell (4 px) straddling the edge, the workflow's
 # grow_mask_by and the VAE's receptive field reach a little further: the comparison skips this band.
