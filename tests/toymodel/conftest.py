@@ -21,3 +21,16 @@ def toy_runner(tmp_path_factory):
     runner = WorkflowRunner(tmp_path_factory.mktemp("toy-workflows"))
     yield runner
     runner.close()
+
+
+@pytest.fixture(scope="session")
+def untrained_base(tmp_path_factory):
+    """An untrained toy base in the SD1 single-file layout (the trainers only need its shapes and the loader)."""
+    import torch
+
+    from tools.toymodel import models
+    from tools.toymodel.checkpoint import save_checkpoint
+
+    path = tmp_path_factory.mktemp("base") / "base.safetensors"
+    return save_checkpoint(path, models.build_unet(1), models.build_vae(0), models.build_text_encoder(2),
+                           dtype=torch.float32)

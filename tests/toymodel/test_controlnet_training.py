@@ -3,17 +3,15 @@
 import pytest
 import torch
 
-from tools.toymodel import finetune, models
-from tools.toymodel.checkpoint import save_checkpoint
+from tools.toymodel import finetune
 from tools.toymodel.train_controlnet import save_controlnet, train_controlnet
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, untrained_base):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("cn")
-    base_path = save_checkpoint(root / "base.safetensors", models.build_unet(1), models.build_vae(0),
-                                models.build_text_encoder(2), dtype=torch.float32)
+    base_path = untrained_base
     base = finetune.load_base(base_path)
     controlnet, losses = train_controlnet(base, steps=24, batch=4, lr=2e-3, warmup=2, log=lambda _: None)
     path = save_controlnet(root / "toy_cn.safetensors", controlnet, dtype=torch.float32)

@@ -1,18 +1,8 @@
 """The trainers' shared pieces and command lines, on a fresh untrained base (no build/ needed)."""
 
 import pytest
-import torch
 
-from tools.toymodel import finetune, models
-from tools.toymodel.checkpoint import save_checkpoint
-
-
-@pytest.fixture(scope="module")
-def base_path(tmp_path_factory):
-    """An untrained toy base in the SD1 single-file layout (the trainers only need its shapes and the loader)."""
-    path = tmp_path_factory.mktemp("base") / "base.safetensors"
-    return save_checkpoint(path, models.build_unet(1), models.build_vae(0), models.build_text_encoder(2),
-                           dtype=torch.float32)
+from tools.toymodel import finetune
 
 
 def test_concept_domains_draw_the_held_back_concept():
@@ -34,12 +24,12 @@ def test_load_base_names_the_missing_checkpoint(tmp_path):
         finetune.load_base(tmp_path / "missing.safetensors")
 
 
-def test_command_lines_write_files_the_loaders_read(base_path, tmp_path, capsys):
+def test_command_lines_write_files_the_loaders_read(untrained_base, tmp_path, capsys):
     from nodes.diffusion.controlnet import load_controlnet_weights
     from nodes.diffusion.lora import load_lora
     from tools.toymodel import train_controlnet, train_lora
 
-    tiny = ["--base", str(base_path), "--steps", "2", "--batch", "2", "--warmup-steps", "1", "--log-every", "1"]
+    tiny = ["--base", str(untrained_base), "--steps", "2", "--batch", "2", "--warmup-steps", "1", "--log-every", "1"]
     assert train_controlnet.main([*tiny, "--out", str(tmp_path / "cn.safetensors")]) == 0
     lora_out = ["--concept", "striped", "--rank", "2", "--out", str(tmp_path / "l.safetensors")]
     assert train_lora.main([*tiny, *lora_out]) == 0

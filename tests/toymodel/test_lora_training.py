@@ -6,18 +6,16 @@ import pytest
 import torch
 
 from tools.toymodel import finetune, models
-from tools.toymodel.checkpoint import save_checkpoint
 from tools.toymodel.train_lora import save_lora, train_lora
 
 CAPTION = "a red star on a blue background in the top left"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, untrained_base):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("lora")
-    base_path = save_checkpoint(root / "base.safetensors", models.build_unet(1), models.build_vae(0),
-                                models.build_text_encoder(2), dtype=torch.float32)
+    base_path = untrained_base
     base = finetune.load_base(base_path)
     lora, losses = train_lora(base, "star", steps=24, batch=4, lr=1e-2, warmup=2, text_encoder=True,
                               log=lambda _: None)

@@ -28,3 +28,11 @@ def captions_with_dropout(samples: list[domain.Sample], dropout: float, generato
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The random stream of one step (noise, timesteps, dropout), independent of how the run was resumed."""
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def captioned_step(seed: int, step: int, batch_size: int, config: domain.DomainConfig, dropout: float, tokenizer):
+    """(samples, the step's generator, tokens of the captions after dropout): what every diffusion loss step draws,
+    in the order that keeps runs repeatable."""
+    samples = step_batch(seed, step, batch_size, config)
+    generator = step_generator(seed, step)
+    return samples, generator, tokenizer(captions_with_dropout(samples, dropout, generator))

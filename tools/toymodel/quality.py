@@ -32,12 +32,7 @@ def prompt_specs(seed: int, count: int, position_prob: float = 0.5) -> list[doma
 def generate(model, clip, vae, caption: str, seed: int, cfg: float = 7.0, steps: int = 20, sampler: str = "euler",
              scheduler: str = "normal", size: int = 32) -> np.ndarray:
     """One txt2img picture ([H, W, 3] uint8) the way KSampler makes it, with an empty negative prompt."""
-    from nodes.sampling.sample import common_ksampler
-
-    latent = {"samples": torch.zeros(1, model.latent_format.channels, size // vae.downscale_ratio,
-                                     size // vae.downscale_ratio)}
-    out = common_ksampler(model, seed, steps, cfg, sampler, scheduler, clip.encode(caption), clip.encode(""), latent)
-    return (vae.decode(out["samples"])[0].numpy() * 255).round().astype(np.uint8)
+    return generate_batch(model, clip, vae, [caption], seed, cfg, steps, sampler, scheduler, size)[0]
 
 
 def generate_batch(model, clip, vae, captions: list[str], seed: int, cfg: float = 7.0, steps: int = 20,

@@ -76,7 +76,7 @@ def markdown(results: dict[tuple[str, str], dict]) -> str:
                 cells.append("error")
             else:
                 value = f"{row['all'] * 100:.0f}"
-                cells.append(f"**{value}**" if row["all"] < reference - FAR_BELOW else value)
+                cells.append(f"**{value}**" if _is_far_below(row, reference) else value)
         lines.append(f"| `{sampler}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -90,10 +90,13 @@ def with_table(page: str, table: str) -> str:
     return page[:start] + "\n" + table + page[end:]
 
 
+def _is_far_below(row: dict, reference: float) -> bool:
+    return "error" in row or row["all"] < reference - FAR_BELOW
+
+
 def far_below(results: dict[tuple[str, str], dict]) -> list[tuple[str, str, float]]:
     reference = results[REFERENCE]["all"]
-    return sorted((s, k, row.get("all", 0.0)) for (s, k), row in results.items()
-                  if "error" in row or row["all"] < reference - FAR_BELOW)
+    return sorted((s, k, row.get("all", 0.0)) for (s, k), row in results.items() if _is_far_below(row, reference))
 
 
 def main(argv: list[str] | None = None) -> int:

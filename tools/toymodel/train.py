@@ -128,9 +128,8 @@ class Trainer:
         average = (lambda step: self.ema.update(trained, step)) if self.ema is not None else None
 
         def loss(step):
-            samples = data.step_batch(self._seed("unet"), step, r.unet_batch, r.domain())
-            generator = data.step_generator(self._seed("unet"), step)
-            tokens = self.tokenizer(data.captions_with_dropout(samples, r.caption_dropout, generator))
+            samples, generator, tokens = data.captioned_step(self._seed("unet"), step, r.unet_batch, r.domain(),
+                                                             r.caption_dropout, self.tokenizer)
             latents = scaled_latents(self.vae, data.pictures(samples))
             value = diffusion_loss(self.unet, self.text_encoder, self.scheduler, latents, tokens, generator, train_text,
                                    r.snr_gamma)

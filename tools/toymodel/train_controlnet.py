@@ -62,9 +62,7 @@ def train_controlnet(base: finetune.Base, steps: int, batch: int = 16, lr: float
     stream = seed * 10 + DATA_STREAM
 
     def loss(step):
-        samples = data.step_batch(stream, step, batch, config)
-        generator = data.step_generator(stream, step)
-        tokens = base.tokenizer(data.captions_with_dropout(samples, caption_dropout, generator))
+        samples, generator, tokens = data.captioned_step(stream, step, batch, config, caption_dropout, base.tokenizer)
         controlled = ControlledUNet(base.unet, controlnet, control_images(samples))
         return diffusion_loss(controlled, base.text_encoder, base.scheduler, base.latents(samples), tokens, generator,
                               False, snr_gamma)

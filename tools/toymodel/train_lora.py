@@ -91,9 +91,7 @@ def train_lora(base: finetune.Base, concept: str, steps: int, batch: int = 16, l
     stream = seed * 10 + DATA_STREAM
 
     def loss(step):
-        samples = data.step_batch(stream, step, batch, config)
-        generator = data.step_generator(stream, step)
-        tokens = base.tokenizer(data.captions_with_dropout(samples, caption_dropout, generator))
+        samples, generator, tokens = data.captioned_step(stream, step, batch, config, caption_dropout, base.tokenizer)
         return diffusion_loss(base.unet, base.text_encoder, base.scheduler, base.latents(samples), tokens, generator,
                               text_encoder, snr_gamma)
 
