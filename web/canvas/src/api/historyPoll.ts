@@ -1,8 +1,8 @@
 /** Without a WebSocket (a proxy or firewall that drops it) results still arrive: after queueing, the prompt's history
  * entry is polled until it appears, then replayed into the run store the way the socket would have delivered it. */
-import { useGraphStore } from "../store/graphStore";
 import { useRunStore, type WsMessage } from "../store/runStore";
 import { api } from "./client";
+import { deliver } from "./socket";
 
 /** The messages a finished prompt's history entry stands for: its recorded events, then one `executed` per output. */
 export function historyMessages(promptId: string, entry: any): WsMessage[] {
@@ -22,13 +22,7 @@ export async function pollHistory(promptId: string, every = 1000, limitMs = 30 *
     if (useRunStore.getState().connected) return; // the socket is back and carries the rest
     const entry = (await api.historyOf(promptId).catch(() => null))?.[promptId];
     if (!entry) continue;
-    const run = useRunStore.getState();
-    for (const message of historyMessages(promptId, entry)) {
-      run.receive(message);
-      if (message.type === "execution_error")
-        useGraphStore.getState().notify("error", `${message.data.node_type ?? "Run"} failed: ` +
-          `${message.data.exception_type}: ${message.data.exception_message}`);
-    }
+    historyMessages(promptId, entry).forEach(deliver);
     return;
   }
 }

@@ -1,10 +1,19 @@
 /** The WebSocket to `/ws`: text messages feed the run store, preview frames become node previews. */
 import { useGraphStore } from "../store/graphStore";
-import { useRunStore } from "../store/runStore";
+import { useRunStore, type WsMessage } from "../store/runStore";
 import { emitEvent } from "../extensions";
 import { decodeFrame } from "./frames";
 
 const CLIENT_KEY = "diffloom.clientId";
+
+/** One server message into the canvas: the run store, a notice for a failed run, and the extensions' listeners.
+ * The socket delivers them live; `historyPoll` replays them when there is no socket. */
+export function deliver(msg: WsMessage): void {
+  useRunStore.getState().receive(msg);
+  if (msg.type === "execution_error")
+    useGraphStore.getState().notify("error", `${msg.data.node_type ?? "Run"} failed: ${msg.data.exception_type}: ${msg.data.exception_message}`);
+  emitEvent(msg.type, msg.data);
+}
 
 export function connectSocket(): void {
   let delay = 500;
@@ -30,10 +39,7 @@ export function connectSocket(): void {
       }
       const msg = JSON.parse(event.data);
       if (msg.type === "status" && msg.data?.sid) sessionStorage.setItem(CLIENT_KEY, msg.data.sid);
-      run.receive(msg);
-      if (msg.type === "execution_error")
-        useGraphStore.getState().notify("error", `${msg.data.node_type ?? "Run"} failed: ${msg.data.exception_type}: ${msg.data.exception_message}`);
-      emitEvent(msg.type, msg.data);
+      deliver(msg);
     };
     ws.onclose = () => {
       useRunStore.getState().setConnected(false);

@@ -41,16 +41,11 @@ function primitiveWidgets(node: EditorNode, defs: ObjectInfo, target: string): W
   const [targetType, targetWidget] = target.split("\u0000");
   const targetDef = target ? defs[targetType] : undefined;
   const combo = targetDef && widgetSpecs(targetDef).find((w) => w.name === targetWidget && w.kind === "combo");
-  if (out.type === "COMBO" && combo) {
-    const specs: WidgetSpec[] = [{ ...combo, name, defaultValue: values[0] }];
-    if (values.length > 1)
-      specs.push({ name: "control_after_generate", kind: "control", type: "COMBO", options: {}, values: CONTROL_VALUES,
-                   serialize: false, defaultValue: "fixed" });
-    return specs;
-  }
   const kinds: Record<string, WidgetSpec["kind"]> = { INT: "int", FLOAT: "float", BOOLEAN: "boolean" };
   const kind = kinds[out.type] ?? (typeof values[0] === "string" && values[0].includes("\n") ? "text" : "string");
-  const specs: WidgetSpec[] = [{ name, kind, type: out.type, options: {}, serialize: true, defaultValue: values[0] }];
+  const specs: WidgetSpec[] = [out.type === "COMBO" && combo
+    ? { ...combo, name, defaultValue: values[0] }
+    : { name, kind, type: out.type, options: {}, serialize: true, defaultValue: values[0] }];
   if (values.length > 1)
     specs.push({ name: "control_after_generate", kind: "control", type: "COMBO", options: {}, values: CONTROL_VALUES,
                  serialize: false, defaultValue: "fixed" });
