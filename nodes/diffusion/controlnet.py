@@ -184,7 +184,7 @@ class ControlLoraWeights(ControlNetWeights):
         return [self.network] if self.network is not None else []
 
     @property
-    def context_dim(self) -> int:
+    def context_dim(self) -> int | None:
         return self.network.config.cross_attention_dim if self.network is not None else None  # known once built
 
     def build_for(self, base_model) -> None:
