@@ -38,14 +38,15 @@ def main() -> int:
     frozen = seconds_per_step("unet", 1, unet_steps=STEPS + 1, text_encoder="frozen")
     trained = seconds_per_step("unet", 1, unet_steps=STEPS + 1, text_encoder="train")
     vae = seconds_per_step("vae", 1, vae_steps=STEPS + 1)
-    total = vae * recipe.vae_steps + trained * recipe.unet_steps
+    total = vae * recipe.vae_steps + trained * (recipe.unet_steps + recipe.noisy_steps)  # stage 3 steps cost the same
     print(f"reference: UNet step, batch {recipe.unet_batch}, text encoder frozen, 1 thread: {frozen:.3f} s")
     print(f"UNet step, text encoder trained, 1 thread:  {trained:.3f} s  ({trained / frozen:.2f}x reference)")
     if "--two-threads" in sys.argv:
         two = seconds_per_step("unet", 2, unet_steps=STEPS + 1, text_encoder="train")
         print(f"UNet step, text encoder trained, 2 threads: {two:.3f} s  ({two / frozen:.2f}x reference)")
     print(f"VAE step, batch {recipe.vae_batch}, 1 thread: {vae:.3f} s  ({vae / frozen:.2f}x reference)")
-    print(f"estimated default recipe ({recipe.vae_steps} VAE + {recipe.unet_steps} UNet steps): {total / 60:.0f} min")
+    print(f"estimated default recipe ({recipe.vae_steps} VAE + {recipe.unet_steps} UNet + {recipe.noisy_steps} "
+          f"loose-caption steps): {total / 60:.0f} min")
     return 0
 
 

@@ -1,5 +1,11 @@
 """Inpainting on the shipped toy model through workflows/inpaint.json: the prompt is drawn inside the masked
-area, and outside it the picture stays as it was, up to the VAE's own round-trip error."""
+area, and outside it the picture stays as it was, up to the VAE's own round-trip error.
+
+"Outside stays" is checked where it is exact and where it is not. The sampler must hand back the encoded latent
+unchanged wherever the noise mask is 0 (checked on the latents, to float precision). The pixels there then
+differ from the source only through the VAE: its encoder saw the gray fill, and its decoder (which has a
+global attention layer) sees the new content. That VAE error is judged against plain round trips of what the
+node encodes: below their mean on average, and never above the largest."""
 
 from __future__ import annotations
 
@@ -61,9 +67,23 @@ def _round_trip(toy_runner, name: str) -> np.ndarray:
     return toy_runner.run(Prompt(api))
 
 
+def _kept_cells(box) -> "torch.Tensor":
+    """The latent cells the noise mask leaves alone: the grown box, as the sampler resizes the mask, is 0 there."""
+    import torch
+
+    from nodes.sampling.sample import reshape_mask
+
+    y0, y1, x0, x1 = box
+    mask = torch.zeros(1, 32, 32)
+    mask[:, max(y0 - GROW, 0):y1 + GROW, max(x0 - GROW, 0):x1 + GROW] = 1
+    return reshape_mask(mask, (1, 4, 8, 8)) == 0
+
+
 def test_inpaint_draws_the_prompt_inside_and_keeps_the_rest(toy_runner):
+    import torch
+
     prompt = toy_runner.prompt("inpaint")
-    drawn, changes, references = [], [], []
+    drawn, changes, references, latent_changes = [], [], [], []
     for index, (source, box, new) in enumerate(_cases()):
         variant = prompt.copy()
         variant.inputs("LoadImage")["image"] = toy_runner.add_input(f"inpaint-{index}.png",
@@ -71,6 +91,11 @@ def test_inpaint_draws_the_prompt_inside_and_keeps_the_rest(toy_runner):
         variant.positive()["text"] = new.caption
         variant.inputs("KSampler")["seed"] = index
         picture = toy_runner.run(variant)
+        latents = toy_runner.run_latents(variant, {"encoded": [variant.node_id("VAEEncodeForInpaint"), 0],
+                                                   "sampled": [variant.node_id("KSampler"), 0]})
+        kept = _kept_cells(box)
+        assert kept.sum() >= 4 * 12, "every case leaves some latent cells outside the mask"
+        latent_changes.append(float((latents["sampled"] - latents["encoded"])[kept].abs().max()))
         reference = _round_trip(toy_runner, toy_runner.add_input(f"source-{index}.png", _as_encoded(source, box)))
         outside = _outside(box, BAND)
         changes.append(np.abs(picture.astype(np.float32) - source.image)[outside].mean())
@@ -80,7 +105,9 @@ def test_inpaint_draws_the_prompt_inside_and_keeps_the_rest(toy_runner):
         inside = judgement.mask & ~_outside(box, GROW)
         drawn.append(verdict["colour"] and verdict["shape"] and verdict["background"]
                      and inside.sum() >= 0.9 * judgement.mask.sum())
-    print(f"new prompt drawn in the mask: {np.mean(drawn):.0%}; mean |change| outside: "
-          f"{np.round(changes, 2)} vs VAE round trip {np.round(references, 2)}")
+    print(f"new prompt drawn in the mask: {np.mean(drawn):.0%}; largest latent change outside the mask "
+          f"{max(latent_changes):.2g}; mean |change| outside: {np.round(changes, 2)} vs VAE round trip "
+          f"{np.round(references, 2)}")
     assert np.mean(drawn) >= 0.8
-    assert all(change <= reference + 1.0 for change, reference in zip(changes, references))
+    assert max(latent_changes) < 1e-4  # latents are about unit scale: the sampler left them as encoded
+    assert np.mean(changes) <= np.mean(references) and max(changes) <= max(references)

@@ -1,11 +1,10 @@
 """The shipped toy model, run as a user runs it: the shipped txt2img workflow file through the executor.
 
 Fifty varied in-domain prompts at the workflow's settings (euler, normal, 20 steps, CFG 7): colour, background
-and shape must all be right in at least 90% of the pictures. Without guidance (CFG 1) the pictures are worse,
-but only mildly on the fully trained toy: its conditional model alone already gets colour, background and shape
-right (100% of these 50; 97% of 100 other prompts against 100% at CFG 7), so the difference shows in how far the
-shape's painted colour is from the one the prompt names (5.6 against 5.1 RGB units here; 6.6 against 4.9 on the
-100 others). The test asserts that guidance is never worse on the first measure and better on the second (> 1.02×).
+and shape must all be right in at least 90% of the pictures. Without guidance (CFG 1, the same seeds) they must be
+clearly worse, at least 30 points lower: the toy's last training stage used loose captions (each of the three
+words wrong 15% of the time), so its conditional model alone follows a prompt only partly, and guidance is what
+makes it exact. Were guidance ignored, reversed or applied to the wrong branch, this would fail.
 """
 
 from __future__ import annotations
@@ -35,6 +34,6 @@ def test_txt2img_workflow_draws_the_prompt_and_cfg_matters(toy_runner):
     guided, unguided = _score(toy_runner, cfg=7.0), _score(toy_runner, cfg=1.0)
     print(f"CFG 7: {guided}\nCFG 1: {unguided}")
     assert guided["all"] >= 0.9
-    assert unguided["all"] <= guided["all"]
-    # the same seeds: were guidance ignored, both runs would paint identical pictures and this would fail
-    assert unguided["colour_error"] > 1.02 * guided["colour_error"]
+    assert unguided["all"] <= guided["all"] - 0.3
+    # and the finer measure agrees: without guidance the painted colour is farther from the named one
+    assert unguided["colour_error"] > 2 * guided["colour_error"]

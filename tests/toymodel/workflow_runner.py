@@ -70,6 +70,26 @@ class WorkflowRunner:
             return np.asarray(picture.convert("RGB"))
 
 
+    def run_latents(self, prompt: "Prompt", sources: dict[str, list]) -> dict[str, "torch.Tensor"]:
+        """Run `prompt` with a SaveLatent node added on each of `sources` (name → [node id, output]); the saved
+        latents by name, read back from the files the nodes write."""
+        from safetensors.torch import load_file
+
+        self._runs += 1
+        api = prompt.copy().api
+        for name, source in sources.items():
+            api[f"latent-{name}"] = {"class_type": "SaveLatent",
+                                     "inputs": {"samples": source, "filename_prefix": f"latents/{name}"}}
+        wanted = [f"latent-{name}" for name in sources]
+        result = self.executor.execute(api, f"quality-{self._runs}", execute_outputs=wanted)
+        assert result.success, result.messages[-1]
+        latents = {}
+        for name in sources:
+            saved = result.outputs[f"latent-{name}"]["latents"][0]
+            latents[name] = load_file(str(self.output_dir / saved["subfolder"] / saved["filename"]))["latent_tensor"]
+        return latents
+
+
 class Prompt:
     """An API prompt with its inputs reachable by node type (each toy workflow has one node of each type used)."""
 

@@ -28,6 +28,12 @@ class Recipe:
     text_lr: float = 2e-4
     caption_dropout: float = 0.1
     snr_gamma: float = 5.0  # Min-SNR loss weighting (train_unet.py); 0 gives the plain MSE of the prototype
+    # Stage 3, loose captions: the UNet (and text encoder) go on training on captions whose colour, background
+    # and shape words are each wrong with probability caption_noise, so that guidance has something to correct
+    # (data.noisy_captions). 0 steps skips it. At step 500 of 1500 the gap was already 95% against 40%.
+    noisy_steps: int = 1500
+    noisy_lr: float = 2e-4  # the UNet's; the text encoder's is scaled by text_lr / unet_lr
+    caption_noise: float = 0.15
     ema_decay: float = 0.999  # the checkpoint ships this average of the UNet (and text encoder); 0 turns it off
     warmup_steps: int = 100
     grad_clip: float = 1.0
@@ -41,7 +47,9 @@ class Recipe:
             raise ValueError(f"Recipe: text_encoder must be one of {TEXT_ENCODER_MODES}, got {self.text_encoder!r}")
         if self.size % 4:
             raise ValueError(f"Recipe: size must be a multiple of 4 (the VAE downscale), got {self.size}")
-        if min(self.vae_batch, self.unet_batch) < 1 or min(self.vae_steps, self.unet_steps) < 0:
+        if not 0 <= self.caption_noise < 1:
+            raise ValueError(f"Recipe: caption_noise must be in [0, 1), got {self.caption_noise}")
+        if min(self.vae_batch, self.unet_batch) < 1 or min(self.vae_steps, self.unet_steps, self.noisy_steps) < 0:
             raise ValueError("Recipe: batch sizes must be at least 1 and step counts not negative")
 
     def domain(self) -> DomainConfig:

@@ -1,4 +1,5 @@
-"""Train the toy model from scratch, VAE first, then UNet (+ text encoder), into one SD1-layout checkpoint.
+"""Train the toy model from scratch, VAE first, then UNet (+ text encoder), then the same on loose captions, into one
+SD1-layout checkpoint.
 
     .venv/bin/python -m tools.toymodel.train --out models/checkpoints/toy_shapes.safetensors
 
@@ -27,7 +28,8 @@ from tools.toymodel.train_vae import normalise_latents, vae_loss
 
 # Settings that must match for --resume to continue a run (step counts and intervals may change).
 RESUME_MUST_MATCH = ("seed", "size", "position_prob", "vae_batch", "unet_batch", "text_encoder")
-DATA_STREAMS = {"vae": 1, "unet": 2, "normalise": 3}  # separate picture streams per use, all from the one seed
+EVAL_CFGS = (7.0, 1.0)  # the shipped workflow's guidance, and none: the gap is what stage 3 is for
+DATA_STREAMS = {"vae": 1, "unet": 2, "normalise": 3, "noisy": 4}  # separate picture streams per use, all from the one seed
 
 
 class StopTraining(Exception):
@@ -35,7 +37,7 @@ class StopTraining(Exception):
 
 
 class Trainer:
-    """Holds the three networks and runs the two stages, saving state and checkpoints as it goes."""
+    """Holds the three networks and runs the stages, saving state and checkpoints as it goes."""
 
     def __init__(self, recipe: Recipe, out: Path, work_dir: Path, log=print, stop_after: int | None = None):
         self.recipe, self.out, self.work_dir, self.log = recipe, Path(out), Path(work_dir), log
@@ -48,15 +50,15 @@ class Trainer:
         self.stage, self.step, self.optimizer_state = "vae", 0, None
         self.normalisation: dict = {}
         self.ema: ExponentialAverage | None = None
-        self.history: dict[str, list[float]] = {"vae": [], "unet": []}  # loss per step of this call
-        self.step_seconds: dict[str, list[float]] = {"vae": [], "unet": []}
+        self.history: dict[str, list[float]] = {"vae": [], "unet": [], "noisy": []}  # loss per step of this call
+        self.step_seconds: dict[str, list[float]] = {"vae": [], "unet": [], "noisy": []}
 
     @property
     def state_path(self) -> Path:
         return self.work_dir / "state.pt"
 
     def run(self) -> dict[str, list[float]]:
-        """Run (or finish) both stages and write the checkpoint; returns the per-step losses of this call."""
+        """Run (or finish) the stages and write the checkpoint; returns the per-step losses of this call."""
         try:
             self._run_stages()
         except StopTraining:
@@ -74,6 +76,10 @@ class Trainer:
             self._save_state()
         if self.stage == "unet":
             self.train_unet()
+            self.stage, self.step, self.optimizer_state = "noisy", 0, None
+            self._save_state()
+        if self.stage == "noisy":
+            self.train_noisy()
             self.stage = "done"
             self._save_state()
 
@@ -117,25 +123,36 @@ class Trainer:
     def train_unet(self) -> None:
         """Stage 2 (from the current step): the UNet, and the text encoder if chosen, learn to predict the noise."""
         r = self.recipe
+        self._train_diffusion("unet", r.unet_steps, r.unet_lr, r.text_lr, caption_noise=0.0)
+
+    def train_noisy(self) -> None:
+        """Stage 3 (from the current step): stage 2 goes on with loose captions (Recipe.caption_noise), so that the
+        conditional model alone follows a prompt only mostly and classifier-free guidance visibly sharpens it."""
+        r = self.recipe
+        self._train_diffusion("noisy", r.noisy_steps, r.noisy_lr, r.text_lr * r.noisy_lr / r.unet_lr,
+                              caption_noise=r.caption_noise)
+
+    def _train_diffusion(self, stage: str, steps: int, unet_lr: float, text_lr: float, caption_noise: float) -> None:
+        r = self.recipe
         train_text = r.text_encoder == "train"
         trained = self._prepare_unet_stage()
-        groups = [{"params": list(self.unet.parameters()), "lr": r.unet_lr}]
+        groups = [{"params": list(self.unet.parameters()), "lr": unet_lr}]
         if train_text:
             trainable = [p for p in self.text_encoder.parameters() if p.requires_grad]
-            groups.append({"params": trainable, "lr": r.text_lr})
+            groups.append({"params": trainable, "lr": text_lr})
         optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
         params = [p for g in groups for p in g["params"]]
         average = (lambda step: self.ema.update(trained, step)) if self.ema is not None else None
 
         def loss(step):
-            samples, generator, tokens = data.captioned_step(self._seed("unet"), step, r.unet_batch, r.domain(),
-                                                             r.caption_dropout, self.tokenizer)
+            samples, generator, tokens = data.captioned_step(self._seed(stage), step, r.unet_batch, r.domain(),
+                                                             r.caption_dropout, self.tokenizer, caption_noise)
             latents = scaled_latents(self.vae, data.pictures(samples))
             value = diffusion_loss(self.unet, self.text_encoder, self.scheduler, latents, tokens, generator, train_text,
                                    r.snr_gamma)
             return value, {}
 
-        self._loop("unet", r.unet_steps, optimizer, params, loss, after_step=average)
+        self._loop(stage, steps, optimizer, params, loss, after_step=average)
 
     def _loop(self, stage: str, steps: int, optimizer, params, loss_fn, after_step=None) -> None:
         """The shared optimisation loop: warm-up + cosine learning rate, clipping, logging, periodic saves."""
@@ -171,7 +188,7 @@ class Trainer:
                     raise StopTraining
             if self.step % r.save_every == 0 and self.step < steps:
                 self._save_state(optimizer)
-                if stage == "unet":
+                if stage in ("unet", "noisy"):
                     self.save_checkpoint()
                     self._evaluate()
         for group, base in zip(optimizer.param_groups, base_lrs):
@@ -188,16 +205,19 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
 
     def _evaluate(self) -> None:
-        """Score the checkpoint just written (--eval-count prompts, euler, 20 steps, CFG 7) into the log."""
+        """Score the checkpoint just written (--eval-count prompts, euler, 20 steps, at CFG 7 and without guidance)
+        into the log."""
         if self.recipe.eval_count <= 0:
             return
         from tools.toymodel.quality import score
 
-        started = time.perf_counter()
-        result = score(self.out, count=self.recipe.eval_count, cfg=7.0)
-        self.log(f"[eval] step {self.step}: " + ", ".join(f"{k} {v:.2f}" for k, v in result.items() if v is not None)
-                 + f" ({time.perf_counter() - started:.0f} s)")
-        self._append_log({"stage": "eval", "step": self.step, **result})
+        for cfg in EVAL_CFGS:
+            started = time.perf_counter()
+            result = score(self.out, count=self.recipe.eval_count, cfg=cfg)
+            self.log(f"[eval] step {self.step} CFG {cfg:g}: "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in result.items() if v is not None)
+                     + f" ({time.perf_counter() - started:.0f} s)")
+            self._append_log({"stage": "eval", "step": self.step, "cfg": cfg, **result})
 
     def _save_state(self, optimizer=None) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -224,6 +244,9 @@ class Trainer:
         self.text_encoder.load_state_dict(state["text_encoder"])
         self.stage, self.step = state["stage"], state["step"]
         self.optimizer_state, self.normalisation = state["optimizer"], state["normalisation"]
+        if self.stage == "done" and state["recipe"].get("noisy_steps", 0) == 0 and self.recipe.noisy_steps > 0:
+            # a run finished without stage 3 (or from before it existed) goes on into it
+            self.stage, self.step, self.optimizer_state = "noisy", 0, None
         if self.stage != "vae":
             self._prepare_unet_stage()
             if state.get("ema") is not None and self.ema is not None:
@@ -236,10 +259,17 @@ class Trainer:
             return self.unet, self.vae, self.text_encoder
         return self.ema.averaged("unet", self.unet), self.vae, self.ema.averaged("text_encoder", self.text_encoder)
 
+    def _stage_label(self) -> str:
+        """Where the run is: "unet:3000", "noisy:500", or "done:6000+1500" (the stage 2 + stage 3 steps)."""
+        if self.stage != "done":
+            return f"{self.stage}:{self.step}"
+        r = self.recipe
+        return f"done:{r.unet_steps}" + (f"+{r.noisy_steps}" if r.noisy_steps else "")
+
     def save_checkpoint(self) -> Path:
         dtype = getattr(torch, self.recipe.save_dtype)
         metadata = {"diffloom_toymodel_recipe": json.dumps(self.recipe.to_dict()),
-                    "diffloom_toymodel_stage": f"{self.stage}:{self.step}",
+                    "diffloom_toymodel_stage": self._stage_label(),
                     "diffloom_toymodel_weights": "exponential average" if self.ema is not None else "last step"}
         unet, vae, text_encoder = self.shipped_networks()
         path = save_checkpoint(self.out, unet, vae, text_encoder, dtype=dtype, metadata=metadata)
