@@ -46,11 +46,16 @@ def _outside(box, band: int) -> np.ndarray:
     return keep
 
 
-def _as_encoded(source, box) -> np.ndarray:
-    """The picture as VAEEncodeForInpaint encodes it: the mask, grown by the workflow's 2 pixels, painted gray."""
+def _grown(box) -> tuple[slice, slice]:
+    """The masked box as the node uses it, grown by the workflow's grow_mask_by."""
     y0, y1, x0, x1 = box
+    return slice(max(y0 - GROW, 0), y1 + GROW), slice(max(x0 - GROW, 0), x1 + GROW)
+
+
+def _as_encoded(source, box) -> np.ndarray:
+    """The picture as VAEEncodeForInpaint encodes it: the grown mask painted gray."""
     picture = source.image.copy()
-    picture[max(y0 - GROW, 0):y1 + GROW, max(x0 - GROW, 0):x1 + GROW] = 128
+    picture[_grown(box)] = 128
     return picture
 
 
@@ -73,15 +78,12 @@ def _kept_cells(box) -> "torch.Tensor":
 
     from nodes.sampling.sample import reshape_mask
 
-    y0, y1, x0, x1 = box
     mask = torch.zeros(1, 32, 32)
-    mask[:, max(y0 - GROW, 0):y1 + GROW, max(x0 - GROW, 0):x1 + GROW] = 1
+    mask[(slice(None), *_grown(box))] = 1
     return reshape_mask(mask, (1, 4, 8, 8)) == 0
 
 
 def test_inpaint_draws_the_prompt_inside_and_keeps_the_rest(toy_runner):
-    import torch
-
     prompt = toy_runner.prompt("inpaint")
     drawn, changes, references, latent_changes = [], [], [], []
     for index, (source, box, new) in enumerate(_cases()):

@@ -61,33 +61,33 @@ class WorkflowRunner:
         """The picture the workflow's SaveImage node writes, [H, W, 3] uint8."""
         from PIL import Image
 
-        self._runs += 1
         save = prompt.node_id("SaveImage")
-        result = self.executor.execute(prompt.api, f"quality-{self._runs}", execute_outputs=[save])
-        assert result.success, result.messages[-1]
-        image = result.outputs[save]["images"][0]
+        image = self._execute(prompt.api, [save])[save]["images"][0]
         with Image.open(self.output_dir / image["subfolder"] / image["filename"]) as picture:
             return np.asarray(picture.convert("RGB"))
-
 
     def run_latents(self, prompt: "Prompt", sources: dict[str, list]) -> dict[str, "torch.Tensor"]:
         """Run `prompt` with a SaveLatent node added on each of `sources` (name → [node id, output]); the saved
         latents by name, read back from the files the nodes write."""
         from safetensors.torch import load_file
 
-        self._runs += 1
         api = prompt.copy().api
         for name, source in sources.items():
             api[f"latent-{name}"] = {"class_type": "SaveLatent",
                                      "inputs": {"samples": source, "filename_prefix": f"latents/{name}"}}
-        wanted = [f"latent-{name}" for name in sources]
-        result = self.executor.execute(api, f"quality-{self._runs}", execute_outputs=wanted)
-        assert result.success, result.messages[-1]
+        outputs = self._execute(api, [f"latent-{name}" for name in sources])
         latents = {}
         for name in sources:
-            saved = result.outputs[f"latent-{name}"]["latents"][0]
+            saved = outputs[f"latent-{name}"]["latents"][0]
             latents[name] = load_file(str(self.output_dir / saved["subfolder"] / saved["filename"]))["latent_tensor"]
         return latents
+
+    def _execute(self, api: dict, output_nodes: list[str]) -> dict:
+        """Run the API prompt up to `output_nodes`; their UI outputs by node id (a failed run fails the test)."""
+        self._runs += 1
+        result = self.executor.execute(api, f"quality-{self._runs}", execute_outputs=output_nodes)
+        assert result.success, result.messages[-1]
+        return result.outputs
 
 
 class Prompt:

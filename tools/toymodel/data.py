@@ -35,7 +35,8 @@ def noisy_captions(samples: list[domain.Sample], rate: float, generator: torch.G
     """Captions in which the colour, background and shape words are each, with probability `rate`, another
     value of the domain (the caption's colour and background stay different names), like the loose captions of
     real training data. The conditional model then learns that a caption is only mostly right, which is what
-    makes classifier-free guidance matter: without it about (1 - rate)^3 of the pictures match their prompt."""
+    makes classifier-free guidance matter: without it at most about (1 - rate)^3 of the pictures match their
+    prompt (fewer, measured: it also paints in-between colours)."""
     wrong = (torch.rand(len(samples), 3, generator=generator) < rate).tolist()
     picks = torch.rand(len(samples), 3, generator=generator).tolist()
     captions = []

@@ -29,7 +29,8 @@ from tools.toymodel.train_vae import normalise_latents, vae_loss
 # Settings that must match for --resume to continue a run (step counts and intervals may change).
 RESUME_MUST_MATCH = ("seed", "size", "position_prob", "vae_batch", "unet_batch", "text_encoder")
 EVAL_CFGS = (7.0, 1.0)  # the shipped workflow's guidance, and none: the gap is what stage 3 is for
-DATA_STREAMS = {"vae": 1, "unet": 2, "normalise": 3, "noisy": 4}  # separate picture streams per use, all from the one seed
+# separate picture streams per use, all from the one seed
+DATA_STREAMS = {"vae": 1, "unet": 2, "normalise": 3, "noisy": 4}
 
 
 class StopTraining(Exception):
