@@ -71,7 +71,7 @@ def measure(path: str, how: str) -> dict:
     import diffusers  # noqa: F401  (imports are part of the baseline, not of loading)
     import transformers  # noqa: F401
 
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     torch.set_num_threads(1)
     baseline = _rss_mb()
@@ -95,10 +95,10 @@ def naive_load(path: str):
     from safetensors.torch import load_file
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from nodes.diffusion import detect
-    from nodes.diffusion.checkpoint import canonical_clip, strip_prefix
-    from nodes.diffusion.convert_unet import unet_key_map
-    from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+    from runtime.families import detect
+    from runtime.loaders import canonical_clip, strip_prefix
+    from runtime.families.unet_keys import unet_key_map
+    from runtime.vae.keys import is_attention_projection, vae_key_map
 
     state = load_file(path)
     info = detect.detect_checkpoint(state)

@@ -28,9 +28,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def sd15_like(channels: int):
     from diffusers import UNet2DConditionModel
 
-    from nodes.diffusion.latent_format import latent_format_for
-    from nodes.diffusion.model import DiffusionModel
-    from nodes.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.latent_format import latent_format_for
+    from runtime.model import DiffusionModel
+    from runtime.sampling.model_sampling import ModelSamplingDiscrete
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -62,8 +62,8 @@ def main() -> None:
 
     from safetensors.torch import save_file
 
-    from nodes.diffusion import lora as lora_runtime
-    from nodes.diffusion.patching import apply_patches
+    from runtime.lora import patches as lora_runtime
+    from runtime.weights.patches import apply_patches
     from tiny_models import TinyCheckpoint, tiny_lora_state
 
     model = sd15_like(args.channels)

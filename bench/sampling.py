@@ -106,7 +106,7 @@ def diffusers_run(unet, steps: int, seed: int, sigmas) -> float:
     """The loop a diffusers pipeline runs, minus text encoding and decoding: Euler over the same sigmas."""
     from diffusers import EulerDiscreteScheduler
 
-    from nodes.sampling.noise import prepare_noise
+    from runtime.sampling.noise import prepare_noise
 
     scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
     context = torch.cat([INPUTS["negative"][0][0], INPUTS["positive"][0][0]])
@@ -128,7 +128,7 @@ def executor_classes():
 
 def measure(executor, unet, steps: int, repeats: int) -> tuple[list[float], list[float], float]:
     """Per-step seconds of both paths over `repeats` interleaved runs, and the last results' max difference."""
-    from nodes.sampling.sample import ksampler_sigmas
+    from runtime.sampling.sample import ksampler_sigmas
 
     sigmas = ksampler_sigmas(INPUTS["model"].model_sampling, "euler", "normal", steps, 1.0)
     ours, theirs = [], []
@@ -149,9 +149,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     CLOCK["now"] = time.process_time if args.clock == "cpu" else time.perf_counter
 
-    from nodes.diffusion.latent_format import latent_format_for
-    from nodes.diffusion.model import DiffusionModel
-    from nodes.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.latent_format import latent_format_for
+    from runtime.model import DiffusionModel
+    from runtime.sampling.model_sampling import ModelSamplingDiscrete
 
     generator = torch.Generator().manual_seed(1)
     INPUTS["positive"] = [[torch.randn(1, 77, 768, generator=generator), {}]]

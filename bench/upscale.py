@@ -31,8 +31,8 @@ def timed(function, repeats: int) -> float:
 
 
 def network_for(args):
-    from nodes.diffusion.upscale import RRDBNet
-    from nodes.diffusion.upscale_swinir import SwinIR, SwinIRConfig
+    from runtime.upscale.models import RRDBNet
+    from runtime.upscale.swinir import SwinIR, SwinIRConfig
 
     if args.arch == "esrgan":
         return "ESRGAN", RRDBNet(3, 3, args.features, args.features // 2, args.blocks, upsamples=2)
@@ -47,7 +47,7 @@ def network_for(args):
 
 
 def main() -> None:
-    from nodes.diffusion.upscale import UpscaleModel, upscale_image
+    from runtime.upscale.models import UpscaleModel, upscale_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=["esrgan", "swinir"], default="esrgan")

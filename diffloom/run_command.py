@@ -79,7 +79,7 @@ def apply_overrides(prompt: dict, overrides: list[str]) -> None:
 
 
 def _configure_output(output_dir: str) -> Path:
-    from nodes import paths
+    from runtime import paths
 
     current = paths.default()
     configured = paths.Paths.create(current.base_dir, input_dir=current.input_dir, output_dir=output_dir,
@@ -121,7 +121,7 @@ class _ProgressDisplay:
 
 def _output_files(outputs: dict, output_dir: Path | None) -> list[str]:
     """The files output nodes reported (`images`, `audio`, ... entries with a filename)."""
-    from nodes import paths
+    from runtime import paths
 
     found = []
     for entries in outputs.values():

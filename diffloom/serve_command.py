@@ -15,7 +15,7 @@ log = logging.getLogger("diffloom")
 
 
 def _paths(config: ServerConfig):
-    from nodes import paths as paths_module
+    from runtime import paths as paths_module
 
     paths = paths_module.Paths.create(config.base_directory, input_dir=config.input_directory,
                                       output_dir=config.output_directory, temp_dir=config.temp_directory,
@@ -99,10 +99,10 @@ def serve(argv: list[str]) -> int:
     config = parse_config(argv)
     logging.basicConfig(level=config.verbose, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.cpu:
-        os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by nodes.diffusion.devices when models first load
+        os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by runtime.devices when models first load
     _ensure_token(config)
     from executor.queue import QueueInUse
-    from nodes.imaging import png_metadata
+    from runtime.imaging import png_metadata
 
     png_metadata.set_enabled(not config.disable_metadata)
 

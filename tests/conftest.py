@@ -29,8 +29,8 @@ def tiny_checkpoints(tmp_path_factory):
 
 @pytest.fixture
 def tiny_models_paths(tiny_checkpoints):
-    """nodes.paths configured to the tiny checkpoints' base directory for one test (restored afterwards)."""
-    from nodes import paths
+    """runtime.paths configured to the tiny checkpoints' base directory for one test (restored afterwards)."""
+    from runtime import paths
 
     previous = paths._default
     configured = paths.configure(paths.Paths.create(tiny_checkpoints["base_dir"]))

@@ -98,7 +98,7 @@ def _clip(seed: int, width: int, openclip: bool, projection: bool):
 
 def clip_original(model, layout: str) -> dict[str, torch.Tensor]:
     """A transformers CLIP text model's weights in the HF (`text_model.*`) or OpenCLIP single-file layout."""
-    from nodes.diffusion.convert_clip import hf_clip_state_dict, hf_to_openclip
+    from runtime.text.clip_keys import hf_clip_state_dict, hf_to_openclip
 
     canonical = hf_clip_state_dict(model.state_dict())
     if layout == "openclip":
@@ -107,14 +107,14 @@ def clip_original(model, layout: str) -> dict[str, torch.Tensor]:
 
 
 def unet_original(unet) -> dict[str, torch.Tensor]:
-    from nodes.diffusion.convert_unet import unet_key_map
+    from runtime.families.unet_keys import unet_key_map
 
     state = unet.state_dict()
     return {original: state[key] for original, key in unet_key_map(dict(unet.config), state).items()}
 
 
 def vae_original(vae) -> dict[str, torch.Tensor]:
-    from nodes.diffusion.convert_vae import is_attention_projection, vae_key_map
+    from runtime.vae.keys import is_attention_projection, vae_key_map
 
     state = vae.state_dict()
     out = {}
@@ -131,7 +131,7 @@ def _prefixed(prefix: str, state: dict) -> dict:
 def _tokenizer(pad_token: str | None = None):
     from transformers import CLIPTokenizer
 
-    from nodes.diffusion.tokens import TOKENIZER_DIR
+    from runtime.text.tokens import TOKENIZER_DIR
 
     kwargs = {"pad_token": pad_token} if pad_token else {}
     kwargs["model_max_length"] = 77
@@ -140,7 +140,7 @@ def _tokenizer(pad_token: str | None = None):
 
 def model_and_clip_loader(checkpoints: dict):
     """family → (MODEL, CLIP) loaded by diffloom from `checkpoints[family]`, each family loaded once."""
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     cache = {}
 
@@ -279,7 +279,7 @@ def tiny_lora_state(tiny: TinyCheckpoint, fmt: str = "kohya", seed: int = 0, ran
     SDXL naming); peft: diffusers `unet.<path>.lora_A.weight`; locon: kohya names incl. resnet convs; loha / lokr:
     LyCORIS (kohya names, convs included).
     """
-    from nodes.diffusion.convert_unet import unet_key_map
+    from runtime.families.unet_keys import unet_key_map
 
     generator = torch.Generator().manual_seed(seed)
     convs = fmt in ("locon", "loha", "lokr")
@@ -340,7 +340,7 @@ def build_tiny_controlnet(tiny: TinyCheckpoint, seed: int = 0):
 
 def controlnet_original(network, unet) -> dict[str, torch.Tensor]:
     """A ControlNetModel's weights in the original single-file layout (without the `control_model.` prefix)."""
-    from nodes.diffusion.controlnet import controlnet_key_map
+    from runtime.control.controlnet import controlnet_key_map
 
     state = network.state_dict()
     return {original: state[key] for original, key in controlnet_key_map(dict(unet.config), state).items()}

@@ -1,5 +1,5 @@
 """Image prompts (spec §8.2–§8.3): CLIP vision loading and encoding, unCLIP / SDXL revision conditioning and
-T2I style models. The work is in `nodes.diffusion.clip_vision` and `nodes.diffusion.style_model`."""
+T2I style models. The work is in `runtime.conditioning.clip_vision` and `runtime.conditioning.style_model`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class CLIPVisionLoader:
     CATEGORY = "loaders"
 
     def load_clip(self, clip_name):
-        from nodes.diffusion.clip_vision import load_clip_vision
+        from runtime.conditioning.clip_vision import load_clip_vision
 
         return (_load_file("CLIPVisionLoader", "clip_name", "clip_vision", clip_name, load_clip_vision),)
 
@@ -79,7 +79,7 @@ class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
     CATEGORY = "loaders"
 
     def load_checkpoint(self, ckpt_name):
-        from nodes.diffusion.clip_vision import load_unclip_checkpoint
+        from runtime.conditioning.clip_vision import load_unclip_checkpoint
 
         return _load_file("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name,
                           lambda path: load_unclip_checkpoint(path, embedding_dirs=_embedding_dirs()))
@@ -97,7 +97,7 @@ class StyleModelLoader:
     CATEGORY = "loaders"
 
     def load_style_model(self, style_model_name):
-        from nodes.diffusion.style_model import load_style_model
+        from runtime.conditioning.style_model import load_style_model
 
         return (_load_file("StyleModelLoader", "style_model_name", "style_models", style_model_name,
                            load_style_model),)
@@ -123,7 +123,7 @@ class StyleModelApply:
 
         import torch
 
-        from nodes.diffusion.style_model import extend_key_bias
+        from runtime.conditioning.style_model import extend_key_bias
 
         tokens = style_model.get_cond(clip_vision_output).flatten(0, 1).unsqueeze(0)
         if strength_type == "multiply":

@@ -1,6 +1,6 @@
 """ControlNet nodes (spec §8.2, §8.3): load ControlNets, attach them to conditioning, and the Canny preprocessor.
 
-The runtime is `nodes.diffusion.controlnet` (imported when a node runs), so this module imports without torch.
+The runtime is `runtime.control.controlnet` (imported when a node runs), so this module imports without torch.
 Applying a ControlNet puts a `ControlNet` object into the `control` option of every conditioning entry; applying
 another one chains it after the first, and the sampler sums their residuals.
 """
@@ -14,14 +14,14 @@ PERCENT = {"min": 0.0, "max": 1.0, "step": 0.001}
 
 
 def _load(node: str, control_net_name: str, base_model=None):
-    from nodes.diffusion.controlnet import ControlNet, NotAControlNet, load_controlnet_weights
-    from nodes.diffusion.files import ModelFileError
+    from runtime.control.controlnet import ControlNet, NotAControlNet, load_controlnet_weights
+    from runtime.weights.files import ModelFileError
 
     path = _resolve(node, "control_net_name", "controlnet", control_net_name)
     try:
         weights = load_controlnet_weights(path, base_model)
     except ModelFileError as error:
-        from nodes.diffusion.t2i_adapter import load_t2i_adapter
+        from runtime.control.t2i_adapter import load_t2i_adapter
 
         try:  # ComfyUI loads T2I-Adapters through the same nodes
             adapter = load_t2i_adapter(path)
@@ -172,7 +172,7 @@ class Canny:
                              "high_threshold": ("FLOAT", {"default": 0.8, **threshold})}}
 
     def detect_edge(self, image, low_threshold, high_threshold):
-        from nodes.imaging.canny import canny
+        from runtime.imaging.canny import canny
 
         if image.ndim != 4:
             raise ValueError(f"Canny: input 'image' must be an IMAGE [B, H, W, C], got shape {tuple(image.shape)}")

@@ -24,7 +24,7 @@ def _float(default: float, minimum: float, maximum: float, step: float) -> tuple
 
 def _sampler(name: str, **options):
     """The named SAMPLER with solver options (η, noise scale, …) set."""
-    from nodes.sampling.samplers import sampler_object
+    from runtime.sampling.samplers import sampler_object
 
     return (dataclasses.replace(sampler_object(name), options=options),)
 
@@ -136,7 +136,7 @@ class PolyexponentialScheduler(_SigmasNode):
     INPUTS = {"steps": STEPS, "sigma_max": SIGMA_MAX, "sigma_min": SIGMA_MIN, "rho": _float(1.0, 0.0, 100.0, 0.01)}
 
     def get_sigmas(self, steps, sigma_max, sigma_min, rho):
-        from nodes.sampling.schedules import polyexponential_sigmas
+        from runtime.sampling.schedules import polyexponential_sigmas
 
         return (polyexponential_sigmas(steps, sigma_min, sigma_max, rho),)
 
@@ -148,7 +148,7 @@ class LaplaceScheduler(_SigmasNode):
               "beta": _float(0.5, 0.0, 10.0, 0.1)}
 
     def get_sigmas(self, steps, sigma_max, sigma_min, mu, beta):
-        from nodes.sampling.schedules import laplace_sigmas
+        from runtime.sampling.schedules import laplace_sigmas
 
         return (laplace_sigmas(steps, sigma_min, sigma_max, mu, beta),)
 
@@ -160,7 +160,7 @@ class VPScheduler(_SigmasNode):
               "eps_s": _float(0.001, 0.0, 1.0, 0.0001)}
 
     def get_sigmas(self, steps, beta_d, beta_min, eps_s):
-        from nodes.sampling.schedules import vp_sigmas
+        from runtime.sampling.schedules import vp_sigmas
 
         return (vp_sigmas(steps, beta_d, beta_min, eps_s),)
 
@@ -172,7 +172,7 @@ class BetaSamplingScheduler(_SigmasNode):
               "beta": _float(0.6, 0.0, 50.0, 0.01)}
 
     def get_sigmas(self, model, steps, alpha, beta):
-        from nodes.sampling.schedules import beta as beta_schedule
+        from runtime.sampling.schedules import beta as beta_schedule
 
         return (beta_schedule(model.model_sampling, steps, alpha, beta),)
 
@@ -264,7 +264,7 @@ class DualCFGGuider:
                              "style": _combo(["regular", "nested"])}}
 
     def get_guider(self, model, cond1, cond2, negative, cfg_conds, cfg_cond2_negative, style="regular"):
-        from nodes.sampling.guidance import DualCFGGuider as Guider
+        from runtime.sampling.guidance import DualCFGGuider as Guider
 
         return (Guider(model, cond1, cond2, negative, cfg_conds, cfg_cond2_negative, nested=style == "nested"),)
 

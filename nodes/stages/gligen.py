@@ -19,7 +19,7 @@ class GLIGENLoader:
     CATEGORY = "loaders"
 
     def load_gligen(self, gligen_name):
-        from nodes.diffusion.gligen import load_gligen
+        from runtime.conditioning.gligen import load_gligen
 
         return (_load_file("GLIGENLoader", "gligen_name", "gligen", gligen_name, load_gligen),)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from nodes import paths as node_paths
+from runtime import paths as node_paths
 from nodes.constants import MAX_RESOLUTION
-from nodes.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
-from nodes.imaging import files
+from runtime.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
+from runtime.imaging import files
 
 IMAGE, MASK = ("IMAGE",), ("MASK",)
 HIDDEN_METADATA = {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}
@@ -50,7 +50,7 @@ class LoadImage:
     CATEGORY = "image"
 
     def load_image(self, image):
-        from nodes.imaging.pictures import load_image
+        from runtime.imaging.pictures import load_image
 
         return load_image(files.annotated_path(image), node=type(self).__name__)
 
@@ -87,7 +87,7 @@ class LoadImageMask:
     CATEGORY = "mask"
 
     def load_image(self, image, channel):
-        from nodes.imaging.pictures import load_mask
+        from runtime.imaging.pictures import load_mask
 
         return (load_mask(files.annotated_path(image), channel, node="LoadImageMask"),)
 
@@ -103,8 +103,8 @@ class LoadImageMask:
 def save_images(images, filename_prefix: str, folder_kind: str, prompt=None, extra_pnginfo=None,
                 compress_level: int = 4, node: str = "SaveImage") -> dict:
     """Write every image of a batch as PNG with metadata chunks; returns the node's `ui` result."""
-    from nodes.imaging.pictures import to_pil
-    from nodes.imaging.png_metadata import metadata_chunks, save_png
+    from runtime.imaging.pictures import to_pil
+    from runtime.imaging.png_metadata import metadata_chunks, save_png
 
     _check_image(node, "images", images)
     folder = node_paths.default().directory_for(folder_kind)
@@ -164,7 +164,7 @@ class PreviewImage:
 
 
 def _scale(image, method: str, width: int, height: int, crop: str = "disabled"):
-    from nodes.imaging.resample import upscale
+    from runtime.imaging.resample import upscale
 
     return upscale(image.movedim(-1, 1), width, height, method, crop).movedim(1, -1)
 
@@ -266,7 +266,7 @@ class ImageBatch:
     def batch(self, image1, image2):
         import torch
 
-        from nodes.imaging.compositing import match_channels
+        from runtime.imaging.compositing import match_channels
 
         _check_image("ImageBatch", "image1", image1)
         _check_image("ImageBatch", "image2", image2)
@@ -291,7 +291,7 @@ class ImagePadForOutpaint:
     CATEGORY = "image"
 
     def expand_image(self, image, left, top, right, bottom, feathering):
-        from nodes.imaging.compositing import pad_for_outpaint
+        from runtime.imaging.compositing import pad_for_outpaint
 
         _check_image("ImagePadForOutpaint", "image", image)
         return pad_for_outpaint(image, left, top, right, bottom, feathering)
@@ -355,7 +355,7 @@ class ImageCompositeMasked:
     CATEGORY = "image"
 
     def composite(self, destination, source, x, y, resize_source, mask=None):
-        from nodes.imaging.compositing import composite, match_channels
+        from runtime.imaging.compositing import composite, match_channels
 
         _check_image("ImageCompositeMasked", "destination", destination)
         _check_image("ImageCompositeMasked", "source", source)

@@ -35,7 +35,7 @@ class ImageBlend(_Filter):
     FUNCTION = "blend_images"
 
     def blend_images(self, image1, image2, blend_factor, blend_mode):
-        from nodes.imaging.filters import blend
+        from runtime.imaging.filters import blend
 
         _check_image("ImageBlend", "image1", image1)
         _check_image("ImageBlend", "image2", image2)
@@ -53,7 +53,7 @@ class ImageBlur(_Filter):
     FUNCTION = "blur"
 
     def blur(self, image, blur_radius, sigma):
-        from nodes.imaging.filters import blur
+        from runtime.imaging.filters import blur
 
         _check_image("ImageBlur", "image", image)
         return (blur(image, blur_radius, sigma),)
@@ -70,7 +70,7 @@ class ImageSharpen(_Filter):
     FUNCTION = "sharpen"
 
     def sharpen(self, image, sharpen_radius, sigma, alpha):
-        from nodes.imaging.filters import sharpen
+        from runtime.imaging.filters import sharpen
 
         _check_image("ImageSharpen", "image", image)
         return (sharpen(image, sharpen_radius, sigma, alpha),)
@@ -88,7 +88,7 @@ class ImageQuantize(_Filter):
     FUNCTION = "quantize"
 
     def quantize(self, image, colors, dither):
-        from nodes.imaging.filters import quantize
+        from runtime.imaging.filters import quantize
 
         _check_image("ImageQuantize", "image", image)
         return (quantize(image, colors, dither),)
@@ -105,7 +105,7 @@ class Morphology(_Filter):
     FUNCTION = "process"
 
     def process(self, image, operation, kernel_size):
-        from nodes.imaging.filters import morphology
+        from runtime.imaging.filters import morphology
 
         _check_image("Morphology", "image", image)
         return (morphology(image, operation, kernel_size),)

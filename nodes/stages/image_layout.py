@@ -66,8 +66,8 @@ class ImageStitch:
     def stitch(self, image1, direction, match_image_size, spacing_width, spacing_color, image2=None):
         import torch
 
-        from nodes.imaging.compositing import match_channels
-        from nodes.imaging.resample import upscale
+        from runtime.imaging.compositing import match_channels
+        from runtime.imaging.resample import upscale
 
         if image2 is None:
             return (image1,)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from nodes.constants import MAX_RESOLUTION
-from nodes.imaging import LATENT_UPSCALE_METHODS, CROP_METHODS
+from runtime.imaging import LATENT_UPSCALE_METHODS, CROP_METHODS
 
 LATENT = ("LATENT",)
 # Pixels per latent cell for the SD family; the latent nodes work in pixel units like ComfyUI's.
@@ -47,7 +47,7 @@ class EmptyLatentImage:
 
 
 def _resize_latent(samples: dict, width_px: int, height_px: int, method: str, crop: str) -> dict:
-    from nodes.imaging.resample import upscale
+    from runtime.imaging.resample import upscale
 
     out = dict(samples)
     out["samples"] = upscale(samples["samples"], width_px // DOWNSCALE, height_px // DOWNSCALE, method, crop)
@@ -94,7 +94,7 @@ class LatentUpscaleBy:
     CATEGORY = "latent"
 
     def upscale(self, samples, upscale_method, scale_by):
-        from nodes.imaging.resample import upscale
+        from runtime.imaging.resample import upscale
 
         latent_h, latent_w = samples["samples"].shape[-2:]
         width, height = round(latent_w * scale_by), round(latent_h * scale_by)
@@ -230,7 +230,7 @@ class LatentBlend:
     CATEGORY = "_for_testing"
 
     def blend(self, samples1, samples2, blend_factor):
-        from nodes.imaging.resample import upscale
+        from runtime.imaging.resample import upscale
 
         first, second = samples1["samples"], samples2["samples"]
         _check_same_channels("LatentBlend", first, second, ("samples1", "samples2"))
@@ -275,7 +275,7 @@ class LatentCompositeMasked:
     CATEGORY = "latent"
 
     def composite(self, destination, source, x, y, resize_source, mask=None):
-        from nodes.imaging.compositing import composite
+        from runtime.imaging.compositing import composite
 
         _check_same_channels("LatentCompositeMasked", destination["samples"], source["samples"],
                              ("destination", "source"))

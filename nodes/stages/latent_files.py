@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nodes import paths as node_paths
-from nodes.imaging import files
+from runtime import paths as node_paths
+from runtime.imaging import files
 
 # Files written before ComfyUI stored raw latents lack this key and hold latents scaled by SD1's factor.
 VERSION_KEY = "latent_format_version_0"
@@ -35,7 +35,7 @@ class SaveLatent:
         import torch
         from safetensors.torch import save_file
 
-        from nodes.imaging import png_metadata
+        from runtime.imaging import png_metadata
 
         try:
             target = files.save_target(filename_prefix, node_paths.default().output_dir)

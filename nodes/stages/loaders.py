@@ -1,11 +1,11 @@
 """Model loader nodes (spec §8.2): checkpoints, diffusion models, text encoders, VAEs and diffusers folders.
 
-The heavy lifting is `nodes.diffusion.checkpoint`, imported when a node runs, so this module imports without torch.
+The heavy lifting is `runtime.loaders`, imported when a node runs, so this module imports without torch.
 """
 
 from __future__ import annotations
 
-from nodes import paths
+from runtime import paths
 
 CLIP_TYPES = ["stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi", "ltxv", "pixart", "cosmos",
               "lumina2", "wan", "hidream", "chroma", "ace", "omnigen2", "qwen_image", "hunyuan_image", "flux2", "ovis"]
@@ -33,7 +33,7 @@ def _embedding_dirs():
 
 def _load(node: str, input_name: str, name: str, loader):
     """Run a loader, prefixing its errors with the node and input (the file is named by the loader)."""
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
 
     try:
         return loader()
@@ -63,7 +63,7 @@ class CheckpointLoaderSimple:
         return {"required": {"ckpt_name": (_files("checkpoints"), {})}}
 
     def load_checkpoint(self, ckpt_name):
-        from nodes.diffusion.checkpoint import load_checkpoint
+        from runtime.loaders import load_checkpoint
 
         return _load_file("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name,
                           lambda path: load_checkpoint(path, embedding_dirs=_embedding_dirs()))
@@ -83,7 +83,7 @@ class CheckpointLoader:
         return {"required": {"config_name": (_files("configs"),), "ckpt_name": (_files("checkpoints"),)}}
 
     def load_checkpoint(self, config_name, ckpt_name):
-        from nodes.diffusion.checkpoint import load_checkpoint
+        from runtime.loaders import load_checkpoint
 
         config_path = _resolve("CheckpointLoader", "config_name", "configs", config_name)
         prediction, layer = _yaml_settings(config_path)
@@ -122,7 +122,7 @@ class UNETLoader:
 
     def load_unet(self, unet_name, weight_dtype="default"):
         # fp8 storage is an accelerator memory saving; weights run in the device's compute dtype either way
-        from nodes.diffusion.checkpoint import load_unet
+        from runtime.loaders import load_unet
 
         return (_load_file("UNETLoader", "unet_name", "diffusion_models", unet_name, load_unet),)
 
@@ -140,7 +140,7 @@ class CLIPLoader:
                 "optional": dict(DEVICE_INPUT)}
 
     def load_clip(self, clip_name, type="stable_diffusion", device="default"):
-        from nodes.diffusion.checkpoint import load_text_encoders
+        from runtime.loaders import load_text_encoders
 
         if type != "stable_diffusion":
             raise ValueError(f"CLIPLoader: input 'type': {type!r} text encoders are not supported by diffloom; "
@@ -163,7 +163,7 @@ class DualCLIPLoader:
                 "optional": dict(DEVICE_INPUT)}
 
     def load_clip(self, clip_name1, clip_name2, type="sdxl", device="default"):
-        from nodes.diffusion.checkpoint import load_text_encoders
+        from runtime.loaders import load_text_encoders
 
         if type != "sdxl":
             raise ValueError(f"DualCLIPLoader: input 'type': {type!r} is not supported by diffloom; only 'sdxl'")
@@ -185,7 +185,7 @@ class VAELoader:
         return {"required": {"vae_name": (_files("vae"),)}}
 
     def load_vae(self, vae_name):
-        from nodes.diffusion.checkpoint import load_vae
+        from runtime.loaders import load_vae
 
         return (_load_file("VAELoader", "vae_name", "vae", vae_name, load_vae),)
 
@@ -202,7 +202,7 @@ class DiffusersLoader:
         return {"required": {"model_path": (_files("diffusers"),)}}
 
     def load_checkpoint(self, model_path, output_vae=True, output_clip=True):
-        from nodes.diffusion.checkpoint import load_diffusers_folder
+        from runtime.loaders import load_diffusers_folder
 
         return _load_file("DiffusersLoader", "model_path", "diffusers", model_path,
                           lambda path: load_diffusers_folder(path, embedding_dirs=_embedding_dirs()))

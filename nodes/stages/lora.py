@@ -1,6 +1,6 @@
 """LoRA loader nodes (spec §8.2): patch a MODEL (and CLIP) clone with a LoRA file from models/loras.
 
-The runtime is `nodes.diffusion.lora`, imported when a node runs, so this module imports without torch.
+The runtime is `runtime.lora.patches`, imported when a node runs, so this module imports without torch.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ STRENGTH = ("FLOAT", {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01}
 
 def _apply(node: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
     """Load (cached) and apply a LoRA; errors name the node, the input and the file."""
-    from nodes.diffusion.lora import apply_lora, load_lora
+    from runtime.lora.patches import apply_lora, load_lora
 
     return _load_file(node, "lora_name", "loras", lora_name,
                       lambda path: apply_lora(load_lora(path), model, clip, strength_model, strength_clip))

@@ -4,7 +4,7 @@ tensors `[B,H,W]` (floats 0..1, 1 = selected)."""
 from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
-from nodes.imaging import MASK_OPERATIONS
+from runtime.imaging import MASK_OPERATIONS
 from nodes.stages.image import HIDDEN_METADATA, combo, preview_prefix, save_images
 
 MASK, IMAGE = ("MASK",), ("IMAGE",)
@@ -72,7 +72,7 @@ class MaskComposite(_MaskNode):
     FUNCTION = "combine"
 
     def combine(self, destination, source, x, y, operation):
-        from nodes.imaging.masks import combine_masks
+        from runtime.imaging.masks import combine_masks
 
         destination_batch, source_batch = _stack(destination).shape[0], _stack(source).shape[0]
         if source_batch not in (1, destination_batch):
@@ -92,7 +92,7 @@ class GrowMask(_MaskNode):
     FUNCTION = "expand_mask"
 
     def expand_mask(self, mask, expand, tapered_corners):
-        from nodes.imaging.masks import grow_mask
+        from runtime.imaging.masks import grow_mask
 
         return (grow_mask(mask, expand, tapered_corners),)
 
@@ -108,7 +108,7 @@ class FeatherMask(_MaskNode):
     FUNCTION = "feather"
 
     def feather(self, mask, left, top, right, bottom):
-        from nodes.imaging.masks import feather_mask
+        from runtime.imaging.masks import feather_mask
 
         return (feather_mask(mask, left, top, right, bottom),)
 

@@ -1,10 +1,10 @@
 """Sampling nodes (spec §8.5): KSampler, KSamplerAdvanced and the custom-sampling family (SAMPLER, SIGMAS, NOISE,
-GUIDER). The math lives in `nodes.sampling`, imported inside the functions so this module loads without torch."""
+GUIDER). The math lives in `runtime.sampling`, imported inside the functions so this module loads without torch."""
 
 from __future__ import annotations
 
 from nodes.constants import SEED_MAX
-from nodes.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
+from runtime.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 
 CUSTOM = "comfy_extras.nodes_custom_sampler"  # where ComfyUI's (V3) custom-sampling nodes report they come from
 SEED = ("INT", {"default": 0, "min": 0, "max": SEED_MAX, "control_after_generate": True})
@@ -26,8 +26,8 @@ def _check_latent(node: str, latent) -> None:
 
 def _run_custom(node: str, guider, noise, sampler, sigmas, latent: dict) -> tuple[dict, dict]:
     """SamplerCustom(Advanced): sample with `guider`; returns (output, denoised_output) LATENT dicts."""
-    from nodes.sampling.noise import fix_empty_latent_channels
-    from nodes.sampling.sample import sample
+    from runtime.sampling.noise import fix_empty_latent_channels
+    from runtime.sampling.sample import sample
 
     _check_latent(node, latent)
     latent = dict(latent)
@@ -54,7 +54,7 @@ class KSampler:
 
     def sample(self, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
                denoise=1.0):
-        from nodes.sampling.sample import common_ksampler
+        from runtime.sampling.sample import common_ksampler
 
         _check_latent("KSampler", latent_image)
         return (common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
@@ -80,7 +80,7 @@ class KSamplerAdvanced:
 
     def sample(self, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
                latent_image, start_at_step, end_at_step, return_with_leftover_noise, denoise=1.0):
-        from nodes.sampling.sample import common_ksampler
+        from runtime.sampling.sample import common_ksampler
 
         _check_latent("KSamplerAdvanced", latent_image)
         return (common_ksampler(model, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
@@ -108,8 +108,8 @@ class SamplerCustom:
     CATEGORY = "sampling/custom_sampling"
 
     def sample(self, model, add_noise, noise_seed, cfg, positive, negative, sampler, sigmas, latent_image):
-        from nodes.sampling.guidance import cfg_guider
-        from nodes.sampling.noise import DisabledNoise, RandomNoise
+        from runtime.sampling.guidance import cfg_guider
+        from runtime.sampling.noise import DisabledNoise, RandomNoise
 
         noise = RandomNoise(noise_seed) if add_noise else DisabledNoise()
         return _run_custom("SamplerCustom", cfg_guider(model, positive, negative, cfg), noise, sampler, sigmas,
@@ -151,7 +151,7 @@ class KSamplerSelect:
     CATEGORY = "sampling/custom_sampling/samplers"
 
     def get_sampler(self, sampler_name):
-        from nodes.sampling.samplers import sampler_object
+        from runtime.sampling.samplers import sampler_object
 
         return (sampler_object(sampler_name),)
 
@@ -174,7 +174,7 @@ class BasicScheduler:
     def get_sigmas(self, model, scheduler, steps, denoise):
         import torch
 
-        from nodes.sampling.schedules import calculate_sigmas
+        from runtime.sampling.schedules import calculate_sigmas
 
         total = steps
         if denoise < 1.0:
@@ -202,7 +202,7 @@ class KarrasScheduler:
     CATEGORY = "sampling/custom_sampling/schedulers"
 
     def get_sigmas(self, steps, sigma_max, sigma_min, rho):
-        from nodes.sampling.schedules import karras_sigmas
+        from runtime.sampling.schedules import karras_sigmas
 
         return (karras_sigmas(steps, sigma_min, sigma_max, rho),)
 
@@ -223,7 +223,7 @@ class ExponentialScheduler:
     CATEGORY = "sampling/custom_sampling/schedulers"
 
     def get_sigmas(self, steps, sigma_max, sigma_min):
-        from nodes.sampling.schedules import exponential_sigmas
+        from runtime.sampling.schedules import exponential_sigmas
 
         return (exponential_sigmas(steps, sigma_min, sigma_max),)
 
@@ -244,7 +244,7 @@ class SDTurboScheduler:
     CATEGORY = "sampling/custom_sampling/schedulers"
 
     def get_sigmas(self, model, steps, denoise):
-        from nodes.sampling.schedules import sdturbo_sigmas
+        from runtime.sampling.schedules import sdturbo_sigmas
 
         return (sdturbo_sigmas(model.model_sampling, steps, denoise),)
 
@@ -283,7 +283,7 @@ class RandomNoise:
     CATEGORY = "sampling/custom_sampling/noise"
 
     def get_noise(self, noise_seed):
-        from nodes.sampling.noise import RandomNoise as Noise
+        from runtime.sampling.noise import RandomNoise as Noise
 
         return (Noise(noise_seed),)
 
@@ -303,7 +303,7 @@ class DisableNoise:
     CATEGORY = "sampling/custom_sampling/noise"
 
     def get_noise(self):
-        from nodes.sampling.noise import DisabledNoise
+        from runtime.sampling.noise import DisabledNoise
 
         return (DisabledNoise(),)
 
@@ -324,7 +324,7 @@ class CFGGuider:
     CATEGORY = "sampling/custom_sampling/guiders"
 
     def get_guider(self, model, positive, negative, cfg):
-        from nodes.sampling.guidance import cfg_guider
+        from runtime.sampling.guidance import cfg_guider
 
         return (cfg_guider(model, positive, negative, cfg),)
 
@@ -344,7 +344,7 @@ class BasicGuider:
     CATEGORY = "sampling/custom_sampling/guiders"
 
     def get_guider(self, model, conditioning):
-        from nodes.sampling.guidance import basic_guider
+        from runtime.sampling.guidance import basic_guider
 
         return (basic_guider(model, conditioning),)
 
@@ -365,7 +365,7 @@ class ModelSamplingDiscrete:
     CATEGORY = "advanced/model"
 
     def patch(self, model, sampling, zsnr=False):
-        from nodes.sampling import model_sampling as ms
+        from runtime.sampling import model_sampling as ms
 
         if sampling not in self.PREDICTIONS:
             raise ValueError(f"ModelSamplingDiscrete: input 'sampling' must be one of {', '.join(self.PREDICTIONS)}, "

@@ -1,6 +1,6 @@
 """Text encoding nodes (spec §8.3): prompt → CONDITIONING, CLIP layer choice, SDXL size and aesthetic conditioning.
 
-The prompt syntax and encoders live in `nodes.diffusion.text`; these nodes only pick texts and options.
+The prompt syntax and encoders live in `runtime.text.encoder`; these nodes only pick texts and options.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Upscaling with a model (spec §8.2, §8.6): UpscaleModelLoader and ImageUpscaleWithModel (tiled, with progress).
-The networks and the tiling live in `nodes.diffusion.upscale`."""
+The networks and the tiling live in `runtime.upscale.models`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class UpscaleModelLoader:
     CATEGORY = "loaders"
 
     def load_model(self, model_name):
-        from nodes.diffusion.upscale import load_upscale_model
+        from runtime.upscale.models import load_upscale_model
 
         return (_load_file("UpscaleModelLoader", "model_name", "upscale_models", model_name, load_upscale_model),)
 
@@ -42,7 +42,7 @@ class ImageUpscaleWithModel:
 
     def upscale(self, upscale_model, image):
         from executor import progress
-        from nodes.diffusion.upscale import upscale_image
+        from runtime.upscale.models import upscale_image
 
         if not hasattr(upscale_model, "scale"):
             raise ValueError("ImageUpscaleWithModel: input 'upscale_model' is not an upscale model")

@@ -4,7 +4,7 @@ SaveImageWebsocket (each image sent to the client as a PNG binary frame, spec §
 from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
-from nodes.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
+from runtime.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
 from nodes.stages.image import _check_image
 
 LATENT = ("LATENT",)
@@ -89,7 +89,7 @@ class ResizeImageMaskNode:
     CATEGORY = "transform"
 
     def resize(self, input, resize_type, scale_method, **chosen):
-        from nodes.imaging.resample import upscale
+        from runtime.imaging.resample import upscale
 
         # the chosen option's inputs arrive as "resize_type.<name>"
         options = {key.split(".", 1)[1]: value for key, value in chosen.items() if key.startswith("resize_type.")}
@@ -184,7 +184,7 @@ def _join(items: list, with_mask: bool) -> dict:
 
 def _fit_latent(reference, other):
     """`other` resized (bilinear, centre crop) and repeated to `reference`'s shape."""
-    from nodes.imaging.resample import repeat_to_batch, upscale
+    from runtime.imaging.resample import repeat_to_batch, upscale
 
     if other.shape[-2:] != reference.shape[-2:]:
         other = upscale(other, reference.shape[-1], reference.shape[-2], "bilinear", "center")
@@ -252,7 +252,7 @@ class SaveImageWebsocket:
 
     def save_images(self, images):
         from executor import progress
-        from nodes.imaging.pictures import to_pil
+        from runtime.imaging.pictures import to_pil
 
         _check_image("SaveImageWebsocket", "images", images)
         total = images.shape[0]

@@ -1,6 +1,6 @@
 """VAE nodes (spec §8.4): decode and encode (plain and tiled), and the inpainting encoders.
 
-They call the VAE object of `nodes.diffusion.vae` (encode(IMAGE) -> raw latent, decode(latent) -> IMAGE,
+They call the VAE object of `runtime.vae.autoencoder` (encode(IMAGE) -> raw latent, decode(latent) -> IMAGE,
 encode_tiled/decode_tiled, downscale_ratio, latent_channels); everything model-specific stays there.
 """
 

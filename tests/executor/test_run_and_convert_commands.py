@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from diffloom.run_command import convert, run
-from nodes import paths
+from runtime import paths
 from tests.executor import testnodes
 
 

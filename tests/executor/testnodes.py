@@ -346,7 +346,7 @@ class SaveText:
     OUTPUT_NODE = True
 
     def run(self, value, filename_prefix):
-        from nodes import paths
+        from runtime import paths
 
         name = f"{filename_prefix}_{value}.txt"
         (paths.default().output_dir / name).write_text(str(value))

@@ -2,12 +2,12 @@
 
 import pytest
 
-from nodes import paths as node_paths
+from runtime import paths as node_paths
 
 
 @pytest.fixture
 def folders(tmp_path):
-    """Point nodes.paths.default() at a fresh base directory for one test."""
+    """Point runtime.paths.default() at a fresh base directory for one test."""
     previous = node_paths._default
     paths = node_paths.configure(node_paths.Paths.create(tmp_path))
     for folder in (paths.input_dir, paths.output_dir, paths.temp_dir):

@@ -1,4 +1,4 @@
-from nodes.paths import ModelFileNotFound, Paths
+from runtime.paths import ModelFileNotFound, Paths
 
 import pytest
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes import paths as paths_module
+from runtime import paths as paths_module
 from nodes.plugins import PluginManager, PluginServer, compat_import
 from nodes.registry import NodeRegistry
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from plugin_sources import node_class
 
 from diffloom.config import ServerConfig
-from nodes import paths as paths_module
+from runtime import paths as paths_module
 from web.server.app import create_app
 
 PACK = Path(__file__).parent / "packs" / "comfy_style"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodes.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
+from runtime.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 
 PACK = Path(__file__).parent / "packs" / "sampling_pack"
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def sd1(base_dir):
     """A tiny SD1 MODEL and its positive and negative conditioning."""
     from tiny_models import write_tiny_sd1
 
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     tiny = write_tiny_sd1(base_dir / "models" / "checkpoints", "sd1.safetensors")
     model, clip = load_checkpoint(tiny.path)[:2]
@@ -57,7 +57,7 @@ def test_the_pack_combos_are_diffloom_sampler_and_scheduler_names(pack):
 def test_shims_hand_out_diffloom_own_functions():
     import comfy.samplers
 
-    from nodes.sampling import guidance, samplers, schedules
+    from runtime.sampling import guidance, samplers, schedules
 
     assert comfy.samplers.sampler_object is samplers.sampler_object
     assert comfy.samplers.calculate_sigmas is schedules.calculate_sigmas
@@ -106,8 +106,8 @@ def test_comfy_ksampler_class_samples_like_comfy_sample(sd1):
 def test_a_k_diffusion_style_sampler_function_runs_as_a_sampler(pack, sd1):
     import comfy.sample
 
-    from nodes.sampling.samplers import sampler_object
-    from nodes.sampling.schedules import calculate_sigmas
+    from runtime.sampling.samplers import sampler_object
+    from runtime.sampling.schedules import calculate_sigmas
     from nodes.stages.sampling import SamplerCustom
 
     model, positive, negative = sd1

@@ -31,7 +31,7 @@ def test_controlnet_loss_falls_and_base_stays_frozen(trained):
 def test_file_has_the_original_layout_and_loads_through_controlnet_loader(trained, monkeypatch):
     from safetensors import safe_open
 
-    from nodes import paths
+    from runtime import paths
     from nodes.stages import controlnet as stage
 
     _, controlnet, _, path, _ = trained
@@ -59,9 +59,9 @@ def test_file_has_the_original_layout_and_loads_through_controlnet_loader(traine
 @pytest.mark.slow
 def test_control_net_apply_steers_ksampler_with_the_silhouette(trained):
     """Through ControlNetApply and common_ksampler (32x32 hint for 8x8 latents): the hint changes the picture."""
-    from nodes.diffusion.checkpoint import load_checkpoint
-    from nodes.diffusion.controlnet import ControlNet, load_controlnet_weights
-    from nodes.sampling.sample import common_ksampler
+    from runtime.loaders import load_checkpoint
+    from runtime.control.controlnet import ControlNet, load_controlnet_weights
+    from runtime.sampling.sample import common_ksampler
     from nodes.stages.controlnet import ControlNetApply
     from tools.toymodel import domain
 

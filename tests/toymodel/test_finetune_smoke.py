@@ -25,8 +25,8 @@ def test_load_base_names_the_missing_checkpoint(tmp_path):
 
 
 def test_command_lines_write_files_the_loaders_read(untrained_base, tmp_path, capsys):
-    from nodes.diffusion.controlnet import load_controlnet_weights
-    from nodes.diffusion.lora import load_lora
+    from runtime.control.controlnet import load_controlnet_weights
+    from runtime.lora.patches import load_lora
     from tools.toymodel import train_controlnet, train_lora
 
     tiny = ["--base", str(untrained_base), "--steps", "2", "--batch", "2", "--warmup-steps", "1", "--log-every", "1"]

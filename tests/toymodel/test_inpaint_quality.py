@@ -76,7 +76,7 @@ def _kept_cells(box) -> "torch.Tensor":
     """The latent cells the noise mask leaves alone: the grown box, as the sampler resizes the mask, is 0 there."""
     import torch
 
-    from nodes.sampling.sample import reshape_mask
+    from runtime.sampling.sample import reshape_mask
 
     mask = torch.zeros(1, 32, 32)
     mask[(slice(None), *_grown(box))] = 1

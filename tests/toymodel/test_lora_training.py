@@ -54,8 +54,8 @@ def test_file_uses_kohya_names(trained):
 
 @pytest.mark.slow
 def test_lora_loader_matches_every_key_and_reproduces_the_trained_output(trained, monkeypatch, caplog):
-    from nodes.diffusion.checkpoint import load_checkpoint
-    from nodes import paths
+    from runtime.loaders import load_checkpoint
+    from runtime import paths
     from nodes.stages import lora as stage
 
     base_path, path, _, _, (latents, timestep, expected) = trained

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
+from runtime.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 from tools.toymodel import sampler_table
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -72,7 +72,7 @@ def test_checkpoint_holds_all_three_networks_under_sd1_names(trained):
 
 @pytest.mark.slow
 def test_checkpoint_loader_simple_reads_the_model_and_text_encoder_that_were_trained(trained):
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     trainer, _, path = trained
     unet, _, text_encoder = trainer.shipped_networks()
@@ -113,7 +113,7 @@ def test_the_vae_reads_back_and_the_checkpoint_samples_through_diffloom(trained)
 
 @pytest.mark.slow
 def test_checkpoint_loader_simple_reads_the_vae(trained):
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     _, _, path = trained
     _, _, vae = load_checkpoint(path)
@@ -149,7 +149,7 @@ def test_same_seed_repeats_exactly_and_a_stopped_run_resumes_to_the_same_result(
     second.resume()
     rest = second.run()
     assert rest["unet"] == losses["unet"][2:] and rest["noisy"] == losses["noisy"]
-    from nodes.diffusion.files import load_state_dict
+    from runtime.weights.files import load_state_dict
 
     whole_file, resumed_file = load_state_dict(tmp_path / "a.safetensors"), load_state_dict(tmp_path / "c.safetensors")
     assert whole_file.keys() == resumed_file.keys()

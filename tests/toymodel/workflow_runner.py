@@ -23,7 +23,7 @@ SHIPPED = {
 class WorkflowRunner:
     def __init__(self, scratch: Path):
         from executor.engine import Executor
-        from nodes import paths
+        from runtime import paths
         from nodes.registry import NodeRegistry
 
         self.require("checkpoint")
@@ -41,7 +41,7 @@ class WorkflowRunner:
         assert SHIPPED[name].is_file(), f"the toy {name} ships at {SHIPPED[name]}"
 
     def close(self) -> None:
-        from nodes import paths
+        from runtime import paths
 
         paths.configure(self._before)
 

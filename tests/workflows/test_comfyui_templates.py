@@ -74,7 +74,7 @@ def tiny_models(tmp_path_factory):
 
 @pytest.fixture
 def base_dir(tmp_path):
-    from nodes import paths as node_paths
+    from runtime import paths as node_paths
 
     previous = node_paths._default
     paths = node_paths.configure(node_paths.Paths.create(tmp_path))
@@ -141,7 +141,7 @@ def run_template(workflow: dict, prompt_id: str, paths, tiny_models):
 
 @pytest.mark.parametrize("path", templates(), ids=lambda p: p.stem)
 def test_template_runs_on_tiny_models(path, base_dir, tiny_models):
-    from nodes.imaging.png_metadata import read_workflow
+    from runtime.imaging.png_metadata import read_workflow
 
     workflow = json.loads(path.read_text())
     missing = {node["type"] for node in workflow["nodes"]} - FRONTEND_ONLY - set(nodes.NODE_CLASS_MAPPINGS)

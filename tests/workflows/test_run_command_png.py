@@ -6,8 +6,8 @@ import json
 import pytest
 
 from diffloom.run_command import run
-from nodes import paths
-from nodes.imaging.png_metadata import read_text_chunks
+from runtime import paths
+from runtime.imaging.png_metadata import read_text_chunks
 
 EDITOR = {"last_node_id": 2, "last_link_id": 1, "version": 0.4, "links": [[1, 1, 0, 2, 0, "IMAGE"]], "nodes": [
     {"id": 1, "type": "EmptyImage", "mode": 0, "inputs": [],

@@ -121,7 +121,7 @@ def placeholder_files(tmp_path):
     """A base directory holding (empty) files under every placeholder name."""
     from PIL import Image
 
-    from nodes import paths as node_paths
+    from runtime import paths as node_paths
 
     previous = node_paths._default
     paths = node_paths.configure(node_paths.Paths.create(tmp_path))

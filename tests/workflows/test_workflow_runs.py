@@ -22,7 +22,7 @@ CHECKPOINTS = {"toy.safetensors": "sd1", "toy_sdxl.safetensors": "sdxl",
 def example_files(tmp_path_factory):
     """A base directory with tiny checkpoints and a LoRA under the placeholder names and the two input pictures;
     also yields the tiny SD1 checkpoint (for a ControlNet made on demand)."""
-    from nodes import paths as node_paths
+    from runtime import paths as node_paths
     from tests.tiny_models import write_tiny
 
     previous = node_paths._default
@@ -72,7 +72,7 @@ def test_example_runs_on_tiny_models(name, example_files):
     from executor.convert import editor_to_api
     from executor.engine import Executor
     from executor.validate import describe, validate_prompt
-    from nodes.imaging.png_metadata import read_workflow
+    from runtime.imaging.png_metadata import read_workflow
 
     folder = ROOT / ("docs/examples" if name == "sdxl_refiner" else "workflows")  # SDXL needs your own files
     workflow = json.loads((folder / f"{name}.json").read_text())

@@ -14,9 +14,9 @@ TEXT_PREFIX = "cond_stage_model.transformer.text_model."
 
 def original_layout(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
     """diffusers / transformers state dicts renamed to SD1.x names by the loader's own diffusers→original maps."""
-    from nodes.diffusion.convert_clip import hf_clip_state_dict
-    from nodes.diffusion.convert_unet import diffusers_unet_to_original
-    from nodes.diffusion.convert_vae import diffusers_vae_to_original, is_attention_projection
+    from runtime.text.clip_keys import hf_clip_state_dict
+    from runtime.families.unet_keys import diffusers_unet_to_original
+    from runtime.vae.keys import diffusers_vae_to_original, is_attention_projection
 
     # the original VAE attention projections are 1x1 convolutions, diffusers' are linears
     vae_weights = {k: v[..., None, None] if is_attention_projection(k) else v for k, v in vae.state_dict().items()}
@@ -45,6 +45,6 @@ def save_checkpoint(path: str | Path, unet, vae, text_encoder, dtype: torch.dtyp
 
 def load_for_sampling(path: str | Path):
     """(MODEL, CLIP, VAE) from a toy checkpoint through diffloom's own loader, as CheckpointLoaderSimple loads it."""
-    from nodes.diffusion.checkpoint import load_checkpoint
+    from runtime.loaders import load_checkpoint
 
     return load_checkpoint(path)

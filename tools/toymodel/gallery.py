@@ -25,7 +25,7 @@ def run_workflows(names: list[str]) -> list[np.ndarray]:
 
     from executor.convert import editor_to_api
     from executor.engine import Executor
-    from nodes import paths
+    from runtime import paths
     from nodes.registry import NodeRegistry
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from nodes.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
+from runtime.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 from tools.toymodel.checkpoint import load_for_sampling
 from tools.toymodel.quality import score_batch
 

@@ -76,7 +76,7 @@ def save_controlnet(path: str | Path, controlnet, dtype: torch.dtype = torch.flo
     """The ControlNet as one `.safetensors` file in the original layout, renamed by the loader's own key map."""
     from safetensors.torch import save_file
 
-    from nodes.diffusion.controlnet import diffusers_to_original
+    from runtime.control.controlnet import diffusers_to_original
 
     path = Path(path)
     if path.suffix != ".safetensors":

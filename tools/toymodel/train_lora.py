@@ -4,7 +4,7 @@
         --concept star --out models/loras/toy_star.safetensors
 
 Keys are kohya's: `lora_unet_<diffusers module, dots as underscores>` and `lora_te_text_model_<CLIP text module>`,
-each with `.lora_down.weight`, `.lora_up.weight` and `.alpha`: names LoraLoader matches (nodes/diffusion/lora_keys.py).
+each with `.lora_down.weight`, `.lora_up.weight` and `.alpha`: names LoraLoader matches (runtime/lora/keys.py).
 """
 
 from __future__ import annotations

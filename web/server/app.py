@@ -8,7 +8,7 @@ from aiohttp import web
 
 from diffloom.config import ServerConfig
 from executor.queue import PromptStore
-from nodes.paths import Paths
+from runtime.paths import Paths
 from nodes.registry import NodeRegistry
 from web.server import (routes_diffloom, routes_files, routes_info, routes_jobs, routes_packs, routes_queue,
                         routes_user, routes_ws)

@@ -152,7 +152,7 @@ def _model_entries(dirs: list[Path], extensions: frozenset[str]) -> list[dict]:
 
 @routes.get("/experiment/models/{folder}")
 async def experiment_model_files(request: web.Request) -> web.Response:
-    from nodes.paths import WEIGHT_EXTENSIONS
+    from runtime.paths import WEIGHT_EXTENSIONS
 
     folder = request.match_info["folder"]
     folders = state_of(request).paths.folders

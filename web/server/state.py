@@ -9,7 +9,7 @@ from aiohttp import web
 
 from diffloom.config import ServerConfig
 from executor.queue import PromptStore
-from nodes.paths import Paths
+from runtime.paths import Paths
 from nodes.registry import NodeRegistry
 from web.server.hub import Hub
 from web.server.logbuffer import LogBuffer

@@ -139,7 +139,7 @@ class QueueWorker:
         self._free = {"unload_models": False, "free_memory": False}
         if free and self._executor is not None:
             self._executor.cache.clear()
-        devices = sys.modules.get("nodes.diffusion.devices")  # only if models were ever loaded
+        devices = sys.modules.get("runtime.devices")  # only if models were ever loaded
         offload_all = getattr(devices, "offload_all", None)
         if offload_all is not None:
             offload_all()

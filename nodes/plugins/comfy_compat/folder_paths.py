@@ -1,4 +1,4 @@
-"""ComfyUI's `folder_paths` for custom nodes, backed by the process-wide `nodes.paths.default()`.
+"""ComfyUI's `folder_paths` for custom nodes, backed by the process-wide `runtime.paths.default()`.
 
 Module attributes (`models_dir`, `folder_names_and_paths`, the directories) are computed on access, so they follow
 the paths the server was configured with; `folder_names_and_paths` is a live view plugins may add folders to.
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import MutableMapping, MutableSequence, MutableSet
 from pathlib import Path
 
-from nodes import paths as _paths_module
-from nodes.imaging.files import annotated_path, annotated_path_exists, save_target, substitute_variables
-from nodes.paths import LEGACY_KEYS, WEIGHT_EXTENSIONS
+from runtime import paths as _paths_module
+from runtime.imaging.files import annotated_path, annotated_path_exists, save_target, substitute_variables
+from runtime.paths import LEGACY_KEYS, WEIGHT_EXTENSIONS
 from nodes.plugins.compat_import import missing_symbol
 
 __all__ = ["add_model_folder_path", "exists_annotated_filepath", "folder_names_and_paths", "get_annotated_filepath",
@@ -33,7 +33,7 @@ def map_legacy(folder_name: str) -> str:
 
 
 class _PathList(MutableSequence):
-    """The path list of one folder key, as strings; writes go to the `Path` list in nodes.paths."""
+    """The path list of one folder key, as strings; writes go to the `Path` list in runtime.paths."""
 
     def __init__(self, dirs: list[Path]):
         self._dirs = dirs
@@ -61,7 +61,7 @@ class _PathList(MutableSequence):
 
 
 class _ExtensionSet(MutableSet):
-    """The extension set of one folder key; nodes.paths stores a frozenset, so edits replace it."""
+    """The extension set of one folder key; runtime.paths stores a frozenset, so edits replace it."""
 
     def __init__(self, key: str):
         self._key = key
@@ -93,7 +93,7 @@ class _ExtensionSet(MutableSet):
 
 
 class _FolderTable(MutableMapping):
-    """`folder_names_and_paths`: folder key -> ([paths], {extensions}), live on nodes.paths.default()."""
+    """`folder_names_and_paths`: folder key -> ([paths], {extensions}), live on runtime.paths.default()."""
 
     def __getitem__(self, key):
         key = map_legacy(key)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from nodes.diffusion.files import ModelFileError
+from runtime.weights.files import ModelFileError
 from nodes.stages.clip_vision import (CLIPVisionEncode, CLIPVisionLoader, StyleModelApply, StyleModelLoader,
                                       unCLIPConditioning)
 from tests.nodes.catalogue.tiny_catalogue import write_vision
@@ -74,7 +74,7 @@ def test_missing_file_names_node_and_input(folders):
 
 
 def fake_output(embeds):
-    from nodes.diffusion.clip_vision import ClipVisionOutput
+    from runtime.conditioning.clip_vision import ClipVisionOutput
 
     hidden = torch.zeros(embeds.shape[0], 5, 8)
     return ClipVisionOutput(image_embeds=embeds, last_hidden_state=hidden, penultimate_hidden_states=hidden)
@@ -99,7 +99,7 @@ def alpha_bar(level):
 
 
 def test_revision_pooled_vector_is_the_noised_weighted_embedding():
-    from nodes.diffusion.clip_vision import unclip_pooled
+    from runtime.conditioning.clip_vision import unclip_pooled
 
     embeds = torch.randn(1, 8, generator=torch.Generator().manual_seed(3))
     entry = {"clip_vision_output": fake_output(embeds), "strength": 0.75, "noise_augmentation": 0.0}
@@ -118,7 +118,7 @@ def test_sdxl_model_uses_unclip_embeddings_as_pooled_text(folders):
     from nodes.stages.loaders import CheckpointLoaderSimple
     from tests.tiny_models import G_WIDTH, write_tiny_sdxl
 
-    from nodes.diffusion.clip_vision import unclip_pooled
+    from runtime.conditioning.clip_vision import unclip_pooled
 
     write_tiny_sdxl(folders.models_dir / "checkpoints", "xl.safetensors")
     model, _, _ = CheckpointLoaderSimple().load_checkpoint("xl.safetensors")
@@ -131,7 +131,7 @@ def test_sdxl_model_uses_unclip_embeddings_as_pooled_text(folders):
 
 
 def write_style_model(folder, width=32, context=24, tokens=3, layers=2, seed=5):
-    from nodes.diffusion.style_model import StyleAdapter
+    from runtime.conditioning.style_model import StyleAdapter
 
     torch.manual_seed(seed)
     adapter = StyleAdapter(width, context, tokens, layers)
@@ -265,7 +265,7 @@ def test_sd2_unclip_model_takes_the_noised_image_vector_as_class_input(folders):
 
 
 def test_the_sampler_seed_minus_10_seeds_the_noise_augmentation(folders, monkeypatch):
-    from nodes.diffusion import clip_vision
+    from runtime.conditioning import clip_vision
     from nodes.stages.clip_vision import unCLIPCheckpointLoader
     from nodes.stages.sampling import KSampler
 
@@ -293,7 +293,7 @@ def test_the_sampler_seed_minus_10_seeds_the_noise_augmentation(folders, monkeyp
 
 
 def test_several_image_prompts_are_summed_and_noised_again():
-    from nodes.diffusion.clip_vision import unclip_adm, unclip_pooled
+    from runtime.conditioning.clip_vision import unclip_adm, unclip_pooled
 
     first, second = torch.randn(1, 8, generator=torch.Generator().manual_seed(12)), torch.ones(1, 8)
     entries = [{"clip_vision_output": fake_output(e), "strength": s, "noise_augmentation": 0.0}

@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from nodes.diffusion.files import ModelFileError
+from runtime.weights.files import ModelFileError
 from nodes.stages.gligen import GLIGENLoader, GLIGENTextBoxApply
 from nodes.stages.loaders import CheckpointLoaderSimple
 from tests.tiny_models import tiny_unet_config, write_tiny_sd1

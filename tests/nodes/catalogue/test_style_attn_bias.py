@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nodes.sampling.guidance import predict, prepare_side
+from runtime.sampling.guidance import predict, prepare_side
 from nodes.stages.clip_vision import StyleModelApply
 from nodes.stages.loaders import CheckpointLoaderSimple
 from tests.tiny_models import L_WIDTH, write_tiny_sd1
@@ -28,7 +28,7 @@ class FixedStyle:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from nodes import paths as node_paths
+    from runtime import paths as node_paths
 
     previous = node_paths._default
     paths = node_paths.configure(node_paths.Paths.create(tmp_path_factory.mktemp("style_bias")))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from nodes.diffusion.files import ModelFileError
+from runtime.weights.files import ModelFileError
 from nodes.stages.controlnet import ControlNetApplyAdvanced, ControlNetLoader
 from nodes.stages.loaders import CheckpointLoaderSimple
 from tests.tiny_models import write_tiny_sd1

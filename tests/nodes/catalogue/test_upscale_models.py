@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from executor import progress
-from nodes.diffusion.files import ModelFileError
-from nodes.diffusion.upscale import tiled_upscale
+from runtime.weights.files import ModelFileError
+from runtime.upscale.models import tiled_upscale
 from nodes.stages.upscale import ImageUpscaleWithModel, UpscaleModelLoader
 
 
@@ -149,7 +149,7 @@ def test_tiles_blend_to_the_whole_image_result_for_a_local_operation():
 
 
 def test_tiled_network_output_stays_close_to_the_untiled_one(folders):
-    from nodes.diffusion.upscale import upscale_model_from_state_dict, upscale_image
+    from runtime.upscale.models import upscale_model_from_state_dict, upscale_image
 
     state = rrdb_state(blocks=1, upsamples=1)
     model = upscale_model_from_state_dict(state, "tiny")
@@ -161,7 +161,7 @@ def test_tiled_network_output_stays_close_to_the_untiled_one(folders):
 
 
 def test_progress_is_reported_per_tile(folders):
-    from nodes.diffusion.upscale import upscale_model_from_state_dict
+    from runtime.upscale.models import upscale_model_from_state_dict
 
     model = upscale_model_from_state_dict(rrdb_state(blocks=1, upsamples=1), "tiny")
     events = []

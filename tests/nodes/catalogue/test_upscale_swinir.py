@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from nodes.diffusion.upscale import upscale_image, upscale_model_from_state_dict
+from runtime.upscale.models import upscale_image, upscale_model_from_state_dict
 from nodes.stages.upscale import ImageUpscaleWithModel, UpscaleModelLoader
 
 DIM, WINDOW, HIDDEN, FEATURES = 8, 4, 16, 8
@@ -218,7 +218,7 @@ def test_swinir_tiles_with_any_size_and_stays_close_to_the_untiled_output(folder
 
 
 def test_an_absolute_position_embedding_is_refused_by_name():
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
 
     state = {**swinir_state("pixelshuffledirect", 2), "absolute_pos_embed": torch.zeros(1, 256, DIM)}
     with pytest.raises(ModelFileError, match="ape.pth: SwinIR with an absolute position embedding"):
@@ -231,7 +231,7 @@ def test_an_absolute_position_embedding_is_refused_by_name():
     ({"layers.0.residual_group.blocks.0.attn.logit_scale": torch.zeros(2, 1, 1)}, "Swin2SR"),
 ])
 def test_swinir_relatives_are_named_not_mistaken_for_swinir(extra, name):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
 
     with pytest.raises(ModelFileError, match=rf"relative.pth: unknown upscale model architecture: it looks like "
                                              rf"{name}, which is not supported"):

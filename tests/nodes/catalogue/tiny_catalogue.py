@@ -23,7 +23,7 @@ def tiny_vision_model(seed: int = 0, projection_dim: int = 16, width: int = VISI
 
 def openclip_visual_layout(model) -> dict[str, torch.Tensor]:
     """The model's weights as an OpenCLIP `visual.*` tower (as embedded in unCLIP checkpoints)."""
-    from nodes.diffusion.convert_clip import hf_to_openclip
+    from runtime.text.clip_keys import hf_to_openclip
 
     state = model.state_dict()
     top = {"vision_model.embeddings.class_embedding": "class_embedding",

@@ -46,7 +46,7 @@ def test_a_control_lora_equals_the_controlnet_it_encodes(control_lora, tiny_cont
 
 
 def test_a_control_lora_on_another_model_type_names_the_layer(control_lora, tiny_models_paths, loaded_models):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.controlnet import ControlNetLoader
     from nodes.stages.text import CLIPTextEncode
 

@@ -85,7 +85,7 @@ def test_a_controlnet_meeting_another_model_family_at_sampling_fails_clearly(tin
 
 
 def test_a_diff_controlnet_for_another_model_type(tiny_controlnets, tiny_models_paths, loaded_models):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.controlnet import DiffControlNetLoader
 
     name = tiny_controlnets[("sdxl", "diff")][0]
@@ -94,7 +94,7 @@ def test_a_diff_controlnet_for_another_model_type(tiny_controlnets, tiny_models_
 
 
 def test_a_diff_controlnet_needs_the_diff_loader(tiny_controlnets, tiny_models_paths):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.controlnet import ControlNetLoader
 
     with pytest.raises(ModelFileError, match=r"ControlNetLoader: input 'control_net_name'.*DiffControlNetLoader"):
@@ -104,7 +104,7 @@ def test_a_diff_controlnet_needs_the_diff_loader(tiny_controlnets, tiny_models_p
 def test_files_that_are_not_controlnets(tiny_checkpoints, tiny_models_paths):
     import shutil
 
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.controlnet import ControlNetLoader
 
     folder = tiny_models_paths.folder_dirs("controlnet")[0]
@@ -190,7 +190,7 @@ def test_shuffle_controlnets_pool_their_residuals(tiny_controlnets, tiny_models_
 def test_a_diff_controlnet_adds_the_base_weights_even_after_a_lora_ran(tiny_checkpoints, tiny_controlnets,
                                                                        tiny_models_paths, loaded_models):
     # a LoRA clone that sampled last leaves its patches in the shared UNet; the diff ControlNet must not see them
-    from nodes.diffusion.lora import apply_lora, parse_lora
+    from runtime.lora.patches import apply_lora, parse_lora
     from tiny_models import tiny_lora_state
 
     model, _ = loaded_models("sd1")

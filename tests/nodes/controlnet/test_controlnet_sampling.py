@@ -2,7 +2,7 @@
 StableDiffusion(XL)ControlNetPipeline on the same tiny models, alone and stacked; start/end percent and strength.
 
 Both sides get the same initial latents, sigmas and integer timesteps (ComfyUI feeds the UNet the nearest table
-index; diffusers would interpolate — see tests/nodes/sampling/test_txt2img_vs_diffusers.py, which bounds that
+index; diffusers would interpolate — see tests/runtime/sampling/test_txt2img_vs_diffusers.py, which bounds that
 difference). The hint is a 64×64 image, the size of the latent × 8, so neither side resizes it. One mapping
 difference: diffusers switches a ControlNet on and off by step index (`control_guidance_start/end`), ComfyUI by σ
 (`start_percent/end_percent` through `percent_to_sigma`), so the percent tests check our σ rule, not the pipeline.
@@ -42,8 +42,8 @@ def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
     from diffusers import StableDiffusionControlNetPipeline, StableDiffusionXLControlNetPipeline
     from tiny_models import euler_scheduler_on
 
-    from nodes.sampling.noise import prepare_noise
-    from nodes.sampling.sample import ksampler_sigmas
+    from runtime.sampling.noise import prepare_noise
+    from runtime.sampling.sample import ksampler_sigmas
 
     ms = model.model_sampling
     sigmas = ksampler_sigmas(ms, "euler", "normal", STEPS, 1.0)
@@ -121,8 +121,8 @@ def test_stacked_controlnets_equal_the_multi_controlnet_pipeline(tiny_checkpoint
 
 def test_percent_range_switches_the_controlnet_by_sigma(tiny_checkpoints, tiny_controlnets, tiny_models_paths,
                                                         monkeypatch):
-    from nodes.diffusion.controlnet import ControlNet
-    from nodes.sampling.sample import ksampler_sigmas
+    from runtime.control.controlnet import ControlNet
+    from runtime.sampling.sample import ksampler_sigmas
 
     name = tiny_controlnets[("sd1", "original")][0]
     active_sigmas = []

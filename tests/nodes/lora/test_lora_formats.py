@@ -42,7 +42,7 @@ def encoders_of(components: dict, family: str) -> dict:
 
 def reference_encoding(family, encoders):
     """Our text-encoding code run on the given (diffusers, LoRA-fused) transformers encoders."""
-    from nodes.diffusion.text import TextEncoder, make_slots
+    from runtime.text.encoder import TextEncoder, make_slots
 
     clip = TextEncoder(make_slots(family, encoders), family)
     return clip.encode_from_tokens(clip.tokenize(PROMPT))
@@ -153,7 +153,7 @@ def test_lycoris_equals_the_spec_formula(tiny_checkpoints, tiny_loras, tiny_mode
 
 def test_tucker_factors_equal_the_convolutions_they_stand_for():
     # LoCon's lora_mid and LoHa's hada_t: ΔW must act like down (1×1) → mid (k×k) → up (1×1) convolutions
-    from nodes.diffusion.lora import LohaDelta, LoraDelta
+    from runtime.lora.patches import LohaDelta, LoraDelta
 
     g = torch.Generator().manual_seed(0)
     rank, cin, cout = 3, 5, 6
@@ -220,7 +220,7 @@ def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoint
 
 def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
     # `diffusion_model.<original path>` and `text_encoders.clip_l.transformer.<path>` (ComfyUI's generic names)
-    from nodes.diffusion.convert_unet import unet_key_map
+    from runtime.families.unet_keys import unet_key_map
     from tiny_models import tiny_lora_state
 
     unet = tiny_checkpoints["sd1"].components["unet"]
@@ -243,7 +243,7 @@ def test_dora_equals_peft_merged_weights():
     # PEFT's DoRA: W' = m · (W + s·BA) / ‖W + s·BA‖ per output row; strength 0.5 moves halfway (ComfyUI's rule)
     from peft import LoraConfig, get_peft_model
 
-    from nodes.diffusion.lora import DoraDelta, LoraDelta
+    from runtime.lora.patches import DoraDelta, LoraDelta
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(6, 5))

@@ -68,7 +68,7 @@ def test_model_and_clip_strengths_are_separate(tiny_loras, tiny_models_paths, lo
 
 
 def test_loading_the_same_lora_again_reads_nothing(tiny_loras, tiny_models_paths, loaded, monkeypatch):
-    import nodes.diffusion.lora as lora
+    import runtime.lora.patches as lora
     from nodes.stages.lora import LoraLoader
 
     model, clip = loaded("sd1")
@@ -104,7 +104,7 @@ def write(tiny_models_paths, name, state):
 
 
 def test_a_lora_whose_keys_match_nothing_names_node_input_and_file(tiny_models_paths, loaded):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.lora import LoraLoader
 
     model, clip = loaded("sd1")
@@ -119,7 +119,7 @@ def test_a_lora_whose_keys_match_nothing_names_node_input_and_file(tiny_models_p
 
 
 def test_a_lora_for_another_model_type_is_refused(tiny_loras, tiny_models_paths, loaded):
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.lora import LoraLoaderModelOnly
 
     model, _ = loaded("sd1")
@@ -131,7 +131,7 @@ def test_a_lora_for_another_model_type_is_refused(tiny_loras, tiny_models_paths,
 def test_a_file_that_is_not_a_lora_and_a_missing_file(tiny_checkpoints, tiny_models_paths, loaded):
     import shutil
 
-    from nodes.diffusion.files import ModelFileError
+    from runtime.weights.files import ModelFileError
     from nodes.stages.lora import LoraLoader
 
     model, clip = loaded("sd1")
@@ -168,8 +168,8 @@ def test_txt2img_with_a_lora_equals_stable_diffusion_pipeline_with_it_fused(tiny
     from diffusers import StableDiffusionPipeline
     from tiny_models import euler_scheduler_on
 
-    from nodes.sampling.noise import prepare_noise
-    from nodes.sampling.sample import ksampler_sigmas
+    from runtime.sampling.noise import prepare_noise
+    from runtime.sampling.sample import ksampler_sigmas
     from nodes.stages.latent import EmptyLatentImage
     from nodes.stages.loaders import CheckpointLoaderSimple
     from nodes.stages.lora import LoraLoader

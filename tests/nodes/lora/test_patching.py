@@ -3,7 +3,7 @@
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from nodes.diffusion.patching import WeightPatch, apply_patches, restore_weights
+from runtime.weights.patches import WeightPatch, apply_patches, restore_weights
 
 
 class OpRecorder(TorchDispatchMode):

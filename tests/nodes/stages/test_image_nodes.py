@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nodes.imaging.png_metadata import read_workflow
+from runtime.imaging.png_metadata import read_workflow
 from nodes.stages import image as I
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import nodes
-from nodes.imaging.png_metadata import read_workflow
+from runtime.imaging.png_metadata import read_workflow
 
 executor_engine = pytest.importorskip("executor.engine")
 from executor.validate import validate_prompt  # noqa: E402

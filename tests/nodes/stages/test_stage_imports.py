@@ -7,6 +7,6 @@ import sys
 def test_latent_vae_image_mask_modules_import_without_torch():
     code = ("import sys; import nodes.stages.latent, nodes.stages.vae, nodes.stages.image, nodes.stages.mask, "
             "nodes.stages.latent_files, "
-            "nodes.imaging.files, nodes.imaging.png_metadata; "
+            "runtime.imaging.files, runtime.imaging.png_metadata; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -93,7 +93,7 @@ InpaintNode = V.InpaintModelConditioning
 def tiny_vae():
     from diffusers import AutoencoderKL
 
-    from nodes.diffusion.vae import VAE
+    from runtime.vae.autoencoder import VAE
     from tests.tiny_models import tiny_vae_config
 
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from diffloom.config import ServerConfig
 from executor import progress
-from nodes import paths as paths_module
+from runtime import paths as paths_module
 from nodes.registry import NodeRegistry
 from web.server.app import create_app
 

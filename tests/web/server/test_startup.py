@@ -6,7 +6,7 @@ import sys
 CHECK = """
 import sys
 from diffloom.config import parse_config
-from nodes import paths
+from runtime import paths
 from web.server.app import create_app
 from web.server.plugins import load_node_registry
 

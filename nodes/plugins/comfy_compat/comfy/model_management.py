@@ -11,8 +11,8 @@ __all__ = ["InterruptProcessingException", "get_torch_device", "intermediate_dev
 
 
 def get_torch_device():
-    """The device diffloom runs models on (`nodes.diffusion.devices.compute_device`: CUDA when present)."""
-    from nodes.diffusion.devices import compute_device
+    """The device diffloom runs models on (`runtime.devices.compute_device`: CUDA when present)."""
+    from runtime.devices import compute_device
 
     return compute_device()
 

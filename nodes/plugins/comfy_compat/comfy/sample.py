@@ -1,6 +1,6 @@
 """ComfyUI's `comfy.sample` for custom nodes: seeded noise, empty-latent widening and KSampler-style sampling.
 
-Each function hands over to diffloom's sampling code (`nodes.sampling`) with ComfyUI's argument names and order;
+Each function hands over to diffloom's sampling code (`runtime.sampling`) with ComfyUI's argument names and order;
 torch is imported only when one runs.
 """
 
@@ -12,16 +12,16 @@ __all__ = ["fix_empty_latent_channels", "prepare_noise", "sample", "sample_custo
 
 
 def prepare_noise(latent_image, seed: int, noise_inds=None):
-    """Initial noise for `latent_image` from `seed` (`nodes.sampling.noise.prepare_noise`; `noise_inds` are the
+    """Initial noise for `latent_image` from `seed` (`runtime.sampling.noise.prepare_noise`; `noise_inds` are the
     LATENT's `batch_index`)."""
-    from nodes.sampling.noise import prepare_noise as prepare
+    from runtime.sampling.noise import prepare_noise as prepare
 
     return prepare(latent_image, seed, noise_inds)
 
 
 def fix_empty_latent_channels(model, latent_image, downscale_ratio_spacial=None):
-    """An all-zero latent widened to the MODEL's latent channels (`nodes.sampling.noise.fix_empty_latent_channels`)."""
-    from nodes.sampling.noise import fix_empty_latent_channels as fix
+    """An all-zero latent widened to the MODEL's latent channels (`runtime.sampling.noise.fix_empty_latent_channels`)."""
+    from runtime.sampling.noise import fix_empty_latent_channels as fix
 
     return fix(latent_image, model.latent_format.channels)
 
@@ -29,9 +29,9 @@ def fix_empty_latent_channels(model, latent_image, downscale_ratio_spacial=None)
 def sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise=1.0,
            disable_noise=False, start_step=None, last_step=None, force_full_denoise=False, noise_mask=None,
            sigmas=None, callback=None, disable_pbar=False, seed=None):
-    """KSampler on given noise; raw samples (`nodes.sampling.sample.ksampler_sample`). As in ComfyUI,
+    """KSampler on given noise; raw samples (`runtime.sampling.sample.ksampler_sample`). As in ComfyUI,
     `disable_noise` has no effect here: pass zeros as `noise` instead."""
-    from nodes.sampling.sample import ksampler_sample
+    from runtime.sampling.sample import ksampler_sample
 
     return ksampler_sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
                            denoise, start_step, last_step, force_full_denoise, noise_mask, sigmas, callback, seed)
@@ -39,8 +39,8 @@ def sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative
 
 def sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, latent_image, noise_mask=None,
                   callback=None, disable_pbar=False, seed=None):
-    """A SAMPLER over SIGMAS with CFG; raw samples (`nodes.sampling.guidance.cfg_guider(...).sample`)."""
-    from nodes.sampling.guidance import cfg_guider
+    """A SAMPLER over SIGMAS with CFG; raw samples (`runtime.sampling.guidance.cfg_guider(...).sample`)."""
+    from runtime.sampling.guidance import cfg_guider
 
     return cfg_guider(model, positive, negative, cfg).sample(noise, latent_image, sampler, sigmas, noise_mask,
                                                              callback, disable_pbar, seed)

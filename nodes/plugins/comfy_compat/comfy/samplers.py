@@ -1,6 +1,6 @@
 """ComfyUI's `comfy.samplers` for custom nodes: sampler/scheduler names for combos and SAMPLER objects.
 
-Everything here is diffloom's own sampling code (`nodes.sampling`) under ComfyUI's names; torch is imported only
+Everything here is diffloom's own sampling code (`runtime.sampling`) under ComfyUI's names; torch is imported only
 when a function runs, so packs can build their combos from `KSampler.SAMPLERS` at import time cheaply.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from nodes.plugins.compat_import import lazy_exports
-from nodes.sampling.names import SAMPLER_NAMES as _SAMPLER_NAMES, SCHEDULER_NAMES as _SCHEDULER_NAMES
+from runtime.sampling.names import SAMPLER_NAMES as _SAMPLER_NAMES, SCHEDULER_NAMES as _SCHEDULER_NAMES
 
 __all__ = ["CFGGuider", "KSAMPLER", "KSAMPLER_NAMES", "KSampler", "SAMPLER_NAMES", "SCHEDULER_NAMES",
            "calculate_sigmas", "ksampler", "sampler_object"]
@@ -28,7 +28,7 @@ class KSampler:
 
     def __init__(self, model, steps: int, device=None, sampler: str | None = None, scheduler: str | None = None,
                  denoise: float | None = None, model_options: dict | None = None):
-        from nodes.sampling.sample import ksampler_sigmas
+        from runtime.sampling.sample import ksampler_sigmas
 
         self.model, self.steps = model, int(steps)
         self.sampler = sampler or SAMPLER_NAMES[0]
@@ -38,8 +38,8 @@ class KSampler:
 
     def sample(self, noise, positive, negative, cfg: float, latent_image=None, start_step=None, last_step=None,
                force_full_denoise=False, denoise_mask=None, sigmas=None, callback=None, disable_pbar=False, seed=None):
-        """Raw samples from raw `latent_image` + `noise` (`nodes.sampling.sample.ksampler_sample`)."""
-        from nodes.sampling.sample import ksampler_sample
+        """Raw samples from raw `latent_image` + `noise` (`runtime.sampling.sample.ksampler_sample`)."""
+        from runtime.sampling.sample import ksampler_sample
 
         return ksampler_sample(self.model, noise, self.steps, cfg, self.sampler, self.scheduler, positive, negative,
                                latent_image, self.denoise, start_step, last_step, force_full_denoise, denoise_mask,
@@ -51,7 +51,7 @@ def ksampler(sampler_name: str, extra_options: dict | None = None, inpaint_optio
     inpainting region with its own noise, as ddim does."""
     import dataclasses
 
-    from nodes.sampling.samplers import sampler_object
+    from runtime.sampling.samplers import sampler_object
 
     sampler = sampler_object(sampler_name)
     random = bool((inpaint_options or {}).get("random", sampler.random_inpaint_noise))
@@ -62,7 +62,7 @@ def KSAMPLER(sampler_function, extra_options: dict | None = None, inpaint_option
     """A SAMPLER from a k-diffusion-style function `f(model, x, sigmas, extra_args=None, callback=None,
     disable=None, **extra_options)`, where `model(x, sigma_batch, **extra_args)` returns the denoised latent and
     `callback` receives `{"i", "x", "sigma", "sigma_hat", "denoised"}` per step."""
-    from nodes.sampling.samplers import Sampler
+    from runtime.sampling.samplers import Sampler
 
     return Sampler(getattr(sampler_function, "__name__", "custom"),
                    functools.partial(_run_k_diffusion_style, sampler_function), options=dict(extra_options or {}),
@@ -79,6 +79,6 @@ def _run_k_diffusion_style(function, denoiser, x, sigmas, extra, **options):
     return function(model, x, sigmas, extra_args={"seed": extra.seed}, callback=callback, disable=True, **options)
 
 
-__getattr__ = lazy_exports(__name__, {"sampler_object": "nodes.sampling.samplers:sampler_object",
-                                      "calculate_sigmas": "nodes.sampling.schedules:calculate_sigmas",
-                                      "CFGGuider": "nodes.sampling.guidance:Guider"}, __all__)
+__getattr__ = lazy_exports(__name__, {"sampler_object": "runtime.sampling.samplers:sampler_object",
+                                      "calculate_sigmas": "runtime.sampling.schedules:calculate_sigmas",
+                                      "CFGGuider": "runtime.sampling.guidance:Guider"}, __all__)

@@ -31,7 +31,7 @@ class ProgressBar:
 
 def common_upscale(samples, width: int, height: int, upscale_method: str, crop: str):
     """Resize `[B,C,H,W]` to `height`x`width` with one of ComfyUI's methods; `crop="center"` keeps the aspect."""
-    from nodes.imaging.resample import upscale
+    from runtime.imaging.resample import upscale
 
     return upscale(samples, width, height, upscale_method, crop)
 

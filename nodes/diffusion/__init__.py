@@ -1,1 +1,0 @@
-"""Model runtime: checkpoint detection and conversion, diffusers/transformers networks, text encoding, VAE, devices."""

@@ -1,0 +1,52 @@
+"""Device and dtype choice: fp32 on the CPU, half precision on CUDA, overridable by DIFFLOOM_DEVICE."""
+
+import torch
+
+from runtime import devices
+
+
+def test_cpu_runs_fp32_and_cuda_half_precision(monkeypatch):
+    assert devices.weight_dtype(torch.device("cpu"), "unet") == torch.float32
+    assert devices.weight_dtype(torch.device("cuda"), "unet") == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert devices.weight_dtype(torch.device("cuda"), "vae") == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert devices.weight_dtype(torch.device("cuda"), "vae") == torch.float32
+
+
+def test_device_override(monkeypatch):
+    monkeypatch.setenv("DIFFLOOM_DEVICE", "cpu")
+    assert devices.compute_device() == torch.device("cpu")
+    monkeypatch.delenv("DIFFLOOM_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert devices.compute_device().type == expected
+
+
+class _Fake(devices.DeviceResident):
+    def __init__(self, size):
+        self.net = torch.nn.Linear(size, size, bias=False)
+
+    def _networks(self):
+        return [self.net]
+
+
+def test_making_room_offloads_least_recent_models_first(monkeypatch):
+    a, b, c = _Fake(100), _Fake(100), _Fake(100)
+    moved = []
+    monkeypatch.setattr(devices, "_resident", devices.OrderedDict([(id(a), a), (id(b), b)]))
+    monkeypatch.setattr(_Fake, "offload", lambda self: (moved.append(self), devices._resident.pop(id(self))))
+    free = iter([0, devices.VRAM_HEADROOM + 10 ** 6])  # the first check finds no room, the second enough
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (next(free), 0))
+    devices._make_room(c, torch.device("cuda"))
+    assert moved == [a]
+
+
+def test_offload_puts_unpatched_weights_back(monkeypatch):
+    from runtime.weights.patches import WeightPatch, apply_patches
+
+    fake = _Fake(4)
+    original = fake.net.weight.detach().clone()
+    apply_patches(fake.net, (WeightPatch("weight", 1.0, lambda w: torch.ones_like(w)),))
+    torch.testing.assert_close(fake.net.weight, original + 1)
+    fake.offload()
+    torch.testing.assert_close(fake.net.weight, original)
