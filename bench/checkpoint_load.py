@@ -95,23 +95,26 @@ def naive_load(path: str):
     from safetensors.torch import load_file
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from runtime.families import detect
-    from runtime.loaders import canonical_clip, strip_prefix
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.families import detect_checkpoint
+    from runtime.loaders import strip_prefix
+    from runtime.networks.unet_keys import unet_key_map
+    from runtime.text.clip import canonical_clip, clip_config_from_shapes
+    from runtime.vae.autoencoder import vae_config_from_shapes
     from runtime.vae.keys import is_attention_projection, vae_key_map
+    from runtime.weights.shapes import shapes_of
 
     state = load_file(path)
-    info = detect.detect_checkpoint(state)
+    info = detect_checkpoint(state)
     unet = UNet2DConditionModel(**info.unet_config)
     back = unet_key_map(info.unet_config, unet.state_dict())
     unet.load_state_dict({back[k]: v for k, v in strip_prefix(state, "model.diffusion_model.").items()})
     vae_sd = strip_prefix(state, "first_stage_model.")
-    vae_config = detect.vae_config_from_shapes(detect.shapes_of(vae_sd), "")
+    vae_config = vae_config_from_shapes(shapes_of(vae_sd), "")
     vae = AutoencoderKL(**vae_config)
     vmap = vae_key_map(vae_config, vae.state_dict())
     vae.load_state_dict({vmap[k]: (v.flatten(1) if is_attention_projection(vmap[k]) else v) for k, v in vae_sd.items()})
     canonical = canonical_clip(strip_prefix(state, "cond_stage_model.transformer."), "hf")
-    clip = CLIPTextModel(CLIPTextConfig(**detect.clip_config_from_shapes(detect.shapes_of(canonical), "l")))
+    clip = CLIPTextModel(CLIPTextConfig(**clip_config_from_shapes(shapes_of(canonical), "l")))
     clip.load_state_dict(canonical)
     return [unet, vae, clip]
 

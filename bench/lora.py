@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def sd15_like(channels: int):
     from diffusers import UNet2DConditionModel
 
-    from runtime.latent_format import latent_format_for
+    from runtime.families import latent_format_for
     from runtime.model import DiffusionModel
     from runtime.sampling.model_sampling import ModelSamplingDiscrete
 

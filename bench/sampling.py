@@ -149,7 +149,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     CLOCK["now"] = time.process_time if args.clock == "cpu" else time.perf_counter
 
-    from runtime.latent_format import latent_format_for
+    from runtime.families import latent_format_for
     from runtime.model import DiffusionModel
     from runtime.sampling.model_sampling import ModelSamplingDiscrete
 

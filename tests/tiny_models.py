@@ -107,7 +107,7 @@ def clip_original(model, layout: str) -> dict[str, torch.Tensor]:
 
 
 def unet_original(unet) -> dict[str, torch.Tensor]:
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.networks.unet_keys import unet_key_map
 
     state = unet.state_dict()
     return {original: state[key] for original, key in unet_key_map(dict(unet.config), state).items()}
@@ -279,7 +279,7 @@ def tiny_lora_state(tiny: TinyCheckpoint, fmt: str = "kohya", seed: int = 0, ran
     SDXL naming); peft: diffusers `unet.<path>.lora_A.weight`; locon: kohya names incl. resnet convs; loha / lokr:
     LyCORIS (kohya names, convs included).
     """
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.networks.unet_keys import unet_key_map
 
     generator = torch.Generator().manual_seed(seed)
     convs = fmt in ("locon", "loha", "lokr")

@@ -79,7 +79,7 @@ class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
     CATEGORY = "loaders"
 
     def load_checkpoint(self, ckpt_name):
-        from runtime.conditioning.clip_vision import load_unclip_checkpoint
+        from runtime.loaders import load_unclip_checkpoint
 
         return _load_file("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name,
                           lambda path: load_unclip_checkpoint(path, embedding_dirs=_embedding_dirs()))

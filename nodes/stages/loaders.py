@@ -47,6 +47,15 @@ def _load_file(node: str, input_name: str, key: str, name: str, loader):
     return _load(node, input_name, name, lambda: loader(path))
 
 
+def _check_clip_type(node: str, clip_type: str) -> None:
+    """Refuse a text-encoder type no model family uses before any file is read."""
+    from runtime import families
+
+    if clip_type not in families.clip_types():
+        raise ValueError(f"{node}: input 'type': {clip_type!r} text encoders are not supported by diffloom yet; "
+                         f"supported: {', '.join(families.clip_types())}")
+
+
 class CheckpointLoaderSimple:
     """Load a single-file SD1.x / SD2.x / SDXL checkpoint; the architecture is detected from its tensors."""
 
@@ -128,7 +137,8 @@ class UNETLoader:
 
 
 class CLIPLoader:
-    """Load one text encoder: CLIP-L (SD1.x), OpenCLIP-H (SD2.x) or CLIP-G."""
+    """Load one text encoder; `type` and the encoder found in the file choose the model family (for
+    stable_diffusion: CLIP-L SD1.x, OpenCLIP-H SD2.x, CLIP-G the SDXL refiner)."""
 
     RETURN_TYPES = ("CLIP",)
     FUNCTION = "load_clip"
@@ -142,15 +152,13 @@ class CLIPLoader:
     def load_clip(self, clip_name, type="stable_diffusion", device="default"):
         from runtime.loaders import load_text_encoders
 
-        if type != "stable_diffusion":
-            raise ValueError(f"CLIPLoader: input 'type': {type!r} text encoders are not supported by diffloom; "
-                             "only 'stable_diffusion' (SD1.x CLIP-L, SD2.x OpenCLIP-H)")
+        _check_clip_type("CLIPLoader", type)
         return (_load_file("CLIPLoader", "clip_name", "text_encoders", clip_name,
-                           lambda path: load_text_encoders([path], _embedding_dirs(), device=device)),)
+                           lambda path: load_text_encoders([path], type, _embedding_dirs(), device=device)),)
 
 
 class DualCLIPLoader:
-    """Load SDXL's two text encoders (CLIP-L and CLIP-G, in either order)."""
+    """Load two text encoders (for sdxl: CLIP-L and CLIP-G, in either order)."""
 
     RETURN_TYPES = ("CLIP",)
     FUNCTION = "load_clip"
@@ -165,12 +173,11 @@ class DualCLIPLoader:
     def load_clip(self, clip_name1, clip_name2, type="sdxl", device="default"):
         from runtime.loaders import load_text_encoders
 
-        if type != "sdxl":
-            raise ValueError(f"DualCLIPLoader: input 'type': {type!r} is not supported by diffloom; only 'sdxl'")
+        _check_clip_type("DualCLIPLoader", type)
         first = _resolve("DualCLIPLoader", "clip_name1", "text_encoders", clip_name1)
         second = _resolve("DualCLIPLoader", "clip_name2", "text_encoders", clip_name2)
         return (_load("DualCLIPLoader", "clip_name1/clip_name2", f"{clip_name1}, {clip_name2}",
-                      lambda: load_text_encoders([first, second], _embedding_dirs(), family="sdxl", device=device)),)
+                      lambda: load_text_encoders([first, second], type, _embedding_dirs(), device=device)),)
 
 
 class VAELoader:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from runtime.text.clip_keys import openclip_to_hf
-from runtime.families.detect import heads_for
+from runtime.weights.shapes import heads_for
 from runtime.devices import DeviceResident
 from runtime.weights.files import ModelFileError, load_state_dict
 from runtime.weights.meta import assign_weights, on_meta
@@ -171,21 +171,6 @@ def load_clip_vision(path: str | Path) -> ClipVision:
 
 
 UNCLIP_VISION_PREFIX = "embedder.model."  # unCLIP checkpoints embed an OpenCLIP `visual.*` tower here
-
-
-def load_unclip_checkpoint(path: str | Path, embedding_dirs=None):
-    """(MODEL, CLIP, VAE, CLIP_VISION) of a checkpoint that embeds its image encoder (unCLIP)."""
-    from runtime.loaders import checkpoint_from_state_dict
-
-    path = Path(path)
-    state_dict = load_state_dict(path)
-    vision = {k.removeprefix(UNCLIP_VISION_PREFIX): v for k, v in state_dict.items()
-              if k.startswith(UNCLIP_VISION_PREFIX + "visual.")}
-    if not vision:
-        raise ModelFileError(f"{path}: no CLIP vision model embedded (embedder.model.visual.*): not an unCLIP "
-                             "checkpoint; load it with CheckpointLoaderSimple")
-    model, clip, vae = checkpoint_from_state_dict(state_dict, path, embedding_dirs=embedding_dirs)
-    return model, clip, vae, clip_vision_from_state_dict(vision, f"{path} (CLIP vision)")
 
 
 def _squaredcos_alphas_cumprod(steps: int = 1000) -> torch.Tensor:

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from runtime.families.detect import heads_for
+from runtime.weights.shapes import heads_for
 from runtime.devices import DeviceResident
 from runtime.weights.files import ModelFileError, load_state_dict
 from runtime.weights.meta import assign_weights, on_meta

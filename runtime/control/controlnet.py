@@ -2,7 +2,7 @@
 and compute its residuals for the UNet while sampling.
 
 Both layouts go through one path: diffusers keys are renamed to the original layout, the config is derived from
-the tensor shapes with the checkpoint detector (`detect.unet_config_from_shapes`), and the weights are handed to a
+the tensor shapes by the model-family rules (`runtime.families.match`), and the weights are handed to a
 meta-device `ControlNetModel` through the UNet key map plus the ControlNet-only names below. A `ControlNet` is the
 CONTROL_NET value: the loaded network plus, once applied, a hint image, strength, percent range and the previous
 ControlNet in its chain; `runtime.sampling.guidance` calls `get_control` once per batched UNet call.
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from runtime.families import detect
+from runtime import families
 from runtime.devices import DeviceResident, compute_device, weight_dtype
 from runtime.weights.files import ModelFileError, load_state_dict
 from runtime.weights.meta import assign_weights, on_meta
+from runtime.weights.shapes import shapes_of
 
-FAMILY_NAMES = {"sd1": "SD1.x", "sd2": "SD2.x", "sdxl": "SDXL", "sdxl_refiner": "SDXL refiner"}
 # config keys a ControlNetModel shares with the UNet it controls
 SHARED_CONFIG = ("in_channels", "flip_sin_to_cos", "freq_shift", "down_block_types", "mid_block_type",
                  "block_out_channels", "layers_per_block", "norm_num_groups", "cross_attention_dim",
@@ -54,7 +54,7 @@ def control_key_map(diffusers_keys) -> dict[str, str]:
 
 def controlnet_key_map(unet_config: dict, diffusers_keys) -> dict[str, str]:
     """Original-layout name → diffusers `ControlNetModel` name for every tensor of a ControlNet."""
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.networks.unet_keys import unet_key_map
 
     keys = list(diffusers_keys)
     control = control_key_map(keys)
@@ -64,7 +64,7 @@ def controlnet_key_map(unet_config: dict, diffusers_keys) -> dict[str, str]:
 
 def diffusers_to_original(state_dict: dict) -> dict:
     """A diffusers-layout ControlNet state dict renamed to the original layout."""
-    from runtime.loaders import diffusers_unet_to_original
+    from runtime.networks.unet_keys import diffusers_unet_to_original
 
     control = {diffusers: original for original, diffusers in control_key_map(state_dict).items()}
     rest = diffusers_unet_to_original({k: v for k, v in state_dict.items() if k not in control})
@@ -75,7 +75,7 @@ def controlnet_config(shapes: dict) -> tuple[dict, dict, str]:
     """(ControlNetModel config, the matching UNet config, family) from original-layout shapes."""
     # the detector reads the UNet's output channels from `out.2`, which a ControlNet lacks: it equals the input's
     with_out = {**shapes, "out.2.weight": (shapes["input_blocks.0.0.weight"][1],)}
-    unet_config, family = detect.unet_config_from_shapes(with_out, "")
+    family, unet_config = families.match(with_out, "")
     config = {k: unet_config[k] for k in SHARED_CONFIG if k in unet_config}
     convs = _hint_convs(shapes)
     blocks = convs[1:-1]
@@ -83,7 +83,7 @@ def controlnet_config(shapes: dict) -> tuple[dict, dict, str]:
     config["conditioning_embedding_out_channels"] = (
         [shapes[f"input_hint_block.{convs[0]}.weight"][0]]
         + [shapes[f"input_hint_block.{b}.weight"][0] for b in blocks[1::2]])
-    return config, unet_config, family
+    return config, unet_config, family.name
 
 
 class NotAControlNet(ModelFileError):
@@ -121,7 +121,7 @@ def _original_layout(state_dict: dict, path: Path) -> dict:
 
 def _add_base_weights(original: dict, base_model, path: Path) -> dict:
     """A "diff" ControlNet stores its difference to the base UNet: add the base weights back."""
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.networks.unet_keys import unet_key_map
     from runtime.weights.patches import restore_weights
 
     unet = base_model.unet
@@ -159,8 +159,8 @@ def _build(original: dict, path: Path, base_model=None) -> ControlNetWeights:
                                  "DiffControlNetLoader, which adds the MODEL's weights")
         original = _add_base_weights({k: v for k, v in original.items() if k != "difference"}, base_model, path)
     try:
-        config, unet_config, family = controlnet_config(detect.shapes_of(original))
-    except (detect.UnknownModelError, KeyError, IndexError, StopIteration) as error:
+        config, unet_config, family = controlnet_config(shapes_of(original))
+    except (families.UnknownModelError, KeyError, IndexError, StopIteration) as error:
         raise ModelFileError(f"{path}: not a Stable Diffusion ControlNet ({error!r})") from error
     network = on_meta(lambda: ControlNetModel(**config))
     mapping = controlnet_key_map(unet_config, network.state_dict().keys())
@@ -195,7 +195,7 @@ class ControlLoraWeights(ControlNetWeights):
 
     def _composed(self, base_model) -> dict:
         """The base UNet's encoder weights, replaced by the file's full layers and moved by its up·down products."""
-        from runtime.families.unet_keys import unet_key_map
+        from runtime.networks.unet_keys import unet_key_map
         from runtime.weights.patches import restore_weights
 
         unet = base_model.unet
@@ -266,10 +266,9 @@ class ControlNet:
         return found
 
     def check_model(self, family: str, what: str) -> None:
-        if self.family != family and {self.family, family} != {"sdxl", "sdxl_refiner"}:
+        if not families.get(family).fits(self.family):
             raise ModelFileError(f"{what}: the ControlNet {self.weights.path.name} is for "
-                                 f"{FAMILY_NAMES.get(self.family, self.family)} models but the MODEL is "
-                                 f"{FAMILY_NAMES.get(family, family)}")
+                                 f"{families.label(self.family)} models but the MODEL is {families.label(family)}")
 
     def pre_run(self, model) -> None:
         """Before sampling: check the model family, move the network next to the model, resolve the σ range."""

@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import weakref
 
-from runtime.families.unet_keys import unet_key_map
-
-# (kohya prefixes, diffusers/PEFT prefixes) of each text encoder slot, per model family
-CLIP_PREFIXES = {
-    ("sd1", "l"): (("lora_te_", "lora_te1_"), ("text_encoder.",)),
-    ("sd2", "h"): (("lora_te_", "lora_te1_"), ("text_encoder.",)),
-    ("sdxl", "l"): (("lora_te1_",), ("text_encoder.",)),
-    ("sdxl", "g"): (("lora_te2_",), ("text_encoder_2.",)),
-    ("sdxl_refiner", "g"): (("lora_te_", "lora_prior_te_", "lora_te2_"), ("text_encoder.", "text_encoder_2.")),
-}
+from runtime import families
+from runtime.networks.unet_keys import unet_key_map
 
 # network → its name table (text encoders: with the (family, slot) it was built for)
 _unet_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -67,7 +59,7 @@ def clip_names(model, family: str, slot: str) -> dict[str, str]:
     cached = _clip_cache.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
-    kohya, diffusers = CLIP_PREFIXES.get(key, ((), ()))
+    kohya, diffusers = families.get(family).text_encoder(slot).lora_prefixes
     names: dict[str, str] = {}
     for module in _modules_with_weights(model):
         # real kohya files name the modules of transformers' CLIPTextModel as it was, with its `text_model.` level

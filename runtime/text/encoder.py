@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from runtime.text import tokens as tok
+from runtime import families
 from runtime.devices import DeviceResident
+from runtime.text import tokens as tok
 from runtime.text.embeddings import EmbeddingStore
 from runtime.weights.patches import WeightPatch, apply_patches
 
@@ -33,17 +34,11 @@ class ClipSlot:
         return self.model.config.num_hidden_layers
 
 
-# family → (slot, pad token, default layer, final norm on hidden layers); the last slot gives the pooled output
-SLOT_DEFAULTS = {
-    "sd1": [("l", tok.END, None, True)],
-    "sd2": [("h", 0, -2, True)],
-    "sdxl": [("l", tok.END, -2, False), ("g", 0, -2, False)],
-    "sdxl_refiner": [("g", 0, -2, False)],
-}
-
-
 def make_slots(family: str, models: dict[str, torch.nn.Module]) -> list[ClipSlot]:
-    return [ClipSlot(name, models[name], pad, layer, norm) for name, pad, layer, norm in SLOT_DEFAULTS[family]]
+    """The slots of family `family`'s text encoders (its declaration gives pad token and layer), in its order;
+    the last one gives the pooled output."""
+    return [ClipSlot(e.name, models[e.name], e.pad_token, e.layer, e.norm_hidden)
+            for e in families.get(family).text_encoders]
 
 
 class TextEncoder(DeviceResident):

@@ -1,12 +1,70 @@
-"""VAE: a diffusers `AutoencoderKL` between IMAGE `[B,H,W,C]` 0..1 and raw (unscaled) latents, plain or tiled."""
+"""VAE: a diffusers `AutoencoderKL` between IMAGE `[B,H,W,C]` 0..1 and raw (unscaled) latents, plain or tiled;
+built from original-layout or diffusers weights with its config read from tensor shapes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import torch
 
 from runtime.devices import DeviceResident
+from runtime.family import UnknownModelError
+from runtime.vae.keys import diffusers_vae_to_original, is_attention_projection, is_diffusers_vae, vae_key_map
+from runtime.weights.files import ModelFileError
+from runtime.weights.meta import assign_weights, on_meta
+from runtime.weights.shapes import indices, shapes_of
+
+NORM_GROUPS = 32
+
+
+def vae_norm_groups(first_channels: int) -> int:
+    """GroupNorm groups of a VAE, which no tensor shape records: 32, as every published VAE has, wherever 32
+    divides the width; narrower VAEs (the shipped toy model's 16 channels) keep 4 channels per group."""
+    if first_channels % NORM_GROUPS == 0:
+        return NORM_GROUPS
+    return max(1, first_channels // 4)
+
+
+def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:
+    """A diffusers `AutoencoderKL` config for original-layout VAE keys starting with `prefix`."""
+    p = prefix
+    levels = indices(shapes, re.escape(p) + r"encoder\.down\.(\d+)\.")
+    if not levels or p + "encoder.conv_in.weight" not in shapes:
+        raise UnknownModelError("no VAE encoder (encoder.conv_in / encoder.down.N) found")
+    channels = [shapes[f"{p}encoder.down.{i}.block.0.conv1.weight"][0] for i in levels]
+    layers = len(indices(shapes, re.escape(p) + r"encoder\.down\.0\.block\.(\d+)\."))
+    return {
+        "in_channels": shapes[p + "encoder.conv_in.weight"][1],
+        "out_channels": shapes[p + "decoder.conv_out.weight"][0],
+        "down_block_types": ["DownEncoderBlock2D"] * len(levels), "up_block_types": ["UpDecoderBlock2D"] * len(levels),
+        "block_out_channels": channels, "layers_per_block": layers,
+        "latent_channels": shapes[p + "decoder.conv_in.weight"][1], "norm_num_groups": vae_norm_groups(channels[0]),
+        "sample_size": 512, "use_quant_conv": p + "quant_conv.weight" in shapes,
+        "use_post_quant_conv": p + "post_quant_conv.weight" in shapes,
+    }
+
+
+def build_vae(original: dict, dtype: torch.dtype, what: str) -> "VAE":
+    """A VAE from original-layout tensors (keys without `first_stage_model.`; diffusers names are converted)."""
+    from diffusers import AutoencoderKL
+
+    if is_diffusers_vae(original):
+        original = diffusers_vae_to_original(original)
+    try:
+        config = vae_config_from_shapes(shapes_of(original), "")
+    except (UnknownModelError, KeyError) as error:
+        raise ModelFileError(f"{what}: not a VAE ({error}); expected AutoencoderKL weights") from error
+    autoencoder = on_meta(lambda: AutoencoderKL(**config))
+    mapping = vae_key_map(config, autoencoder.state_dict().keys())
+    expected = autoencoder.state_dict()
+    weights = {}
+    for key, value in original.items():
+        target = mapping.get(key, key)
+        if is_attention_projection(target) and target in expected and value.dim() != expected[target].dim():
+            value = value.reshape(expected[target].shape)  # 1×1 conv ↔ linear
+        weights[target] = value
+    return VAE(assign_weights(autoencoder, weights, dtype=dtype, what=what))
 
 
 class VAE(DeviceResident):

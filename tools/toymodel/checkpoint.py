@@ -15,7 +15,7 @@ TEXT_PREFIX = "cond_stage_model.transformer.text_model."
 def original_layout(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
     """diffusers / transformers state dicts renamed to SD1.x names by the loader's own diffusers→original maps."""
     from runtime.text.clip_keys import hf_clip_state_dict
-    from runtime.families.unet_keys import diffusers_unet_to_original
+    from runtime.networks.unet_keys import diffusers_unet_to_original
     from runtime.vae.keys import diffusers_vae_to_original, is_attention_projection
 
     # the original VAE attention projections are 1x1 convolutions, diffusers' are linears

@@ -220,7 +220,7 @@ def test_old_diffusers_attention_processor_names_patch_like_peft(tiny_checkpoint
 
 def test_comfyui_native_names_patch_like_peft(tiny_checkpoints, tiny_models_paths, loaded):
     # `diffusion_model.<original path>` and `text_encoders.clip_l.transformer.<path>` (ComfyUI's generic names)
-    from runtime.families.unet_keys import unet_key_map
+    from runtime.networks.unet_keys import unet_key_map
     from tiny_models import tiny_lora_state
 
     unet = tiny_checkpoints["sd1"].components["unet"]

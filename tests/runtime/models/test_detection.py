@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from runtime.families.detect import UnknownModelError, detect_checkpoint
+from runtime.families import UnknownModelError, detect_checkpoint
 from tiny_models import clip_original, unet_original, vae_original
 
 LDM_VAE = dict(block_out_channels=[128, 256, 512, 512], layers_per_block=2, latent_channels=4,

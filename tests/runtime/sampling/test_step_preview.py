@@ -3,7 +3,7 @@
 import torch
 
 from executor import progress
-from runtime.latent_format import latent_format_for
+from runtime.families import latent_format_for
 from runtime.sampling.preview import step_preview
 
 
