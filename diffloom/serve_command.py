@@ -101,7 +101,7 @@ def serve(argv: list[str]) -> int:
     if config.cpu:
         os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by runtime.devices when models first load
     _ensure_token(config)
-    from executor.queue import QueueInUse
+    from web.server.queue_store import QueueInUse
     from runtime.imaging import png_metadata
 
     png_metadata.set_enabled(not config.disable_metadata)

@@ -7,14 +7,13 @@ import logging
 from aiohttp import web
 
 from diffloom.config import ServerConfig
-from executor.queue import PromptStore
 from runtime.paths import Paths
 from nodes.registry import NodeRegistry
-from web.server import (routes_diffloom, routes_files, routes_info, routes_jobs, routes_packs, routes_queue,
-                        routes_user, routes_ws)
+from web.server import (plugins, routes_diffloom, routes_files, routes_info, routes_jobs, routes_packs,
+                        routes_queue, routes_user, routes_ws)
 from web.server.hub import Hub
 from web.server.logbuffer import LogBuffer
-from web.server.plugins import attach_plugins
+from web.server.queue_store import PromptStore
 from web.server.security import cache_control, json_errors, make_security_middleware
 from web.server.state import STATE, ServerState
 from web.server.static import add_canvas_routes
@@ -22,7 +21,7 @@ from web.server.worker import QueueWorker
 
 QUEUE_DB = "diffloom-queue.sqlite3"
 _API_TABLES = (routes_ws.routes, routes_queue.routes, routes_jobs.routes, routes_info.routes, routes_files.routes,
-               routes_user.routes, routes_packs.routes, routes_diffloom.routes)
+               routes_user.routes, routes_packs.routes, routes_diffloom.routes, plugins.routes)
 _INTERNAL_TABLES = (routes_info.internal_routes, routes_files.internal_routes)
 
 
@@ -44,7 +43,7 @@ def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *,
                         on_change=lambda: hub.send_sync("status", state_box[0].status_message()))
     state = ServerState(config=config, registry=registry, paths=paths, store=store, hub=hub, logs=logs)
     state_box.append(state)
-    state.worker = QueueWorker(state)
+    state.worker = QueueWorker(config, registry, store, hub)
 
     app = web.Application(client_max_size=config.max_upload_bytes,
                           middlewares=[json_errors, make_security_middleware(config), cache_control])
@@ -53,7 +52,7 @@ def create_app(config: ServerConfig, registry: NodeRegistry, paths: Paths, *,
         add_api_routes(app, table)
     for table in _INTERNAL_TABLES:
         app.router.add_routes(table)
-    attach_plugins(app, state)
+    plugins.attach_plugins(app, state)  # after every server route: a pack's route may not shadow one
     add_canvas_routes(app)
 
     async def start(app: web.Application) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from executor.queue import to_json
+from web.server.queue_store import to_json
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,10 @@ def load_node_registry(config: ServerConfig) -> NodeRegistry:
 
 
 def attach_plugins(app: web.Application, state: ServerState) -> None:
-    """Bind `server.PromptServer.instance` to the hub and worker, and serve the packs' and the pack-status routes."""
+    """Bind `server.PromptServer.instance` to the hub and worker, and serve the packs' routes.
+
+    The pack-status and reload routes below (`routes`) are mounted by app.py with the other server routes.
+    """
     from nodes.plugins import CANVAS_EXTENSION, PluginServer, bind_server
 
     state.registry.web_directories.setdefault(*CANVAS_EXTENSION)
@@ -58,9 +61,6 @@ def attach_plugins(app: web.Application, state: ServerState) -> None:
         PluginServer.instance.loop = asyncio.get_running_loop()
 
     app.on_startup.append(remember_loop)
-    from web.server.app import add_api_routes  # at call time: app.py is the caller
-
-    add_api_routes(app, routes)
     _add_pack_routes(app, state)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from executor.queue import QueueItem
+from web.server.queue_store import QueueItem
 from web.server.state import state_of
 
 routes = web.RouteTableDef()

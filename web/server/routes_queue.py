@@ -9,9 +9,9 @@ import uuid
 
 from aiohttp import web
 
-from executor.queue import QueueItem
 from web.server.errors import BadRequest, error_body, expect, expect_string_list, query_int, read_json_object
-from web.server.state import state_of
+from web.server.queue_store import QueueItem
+from web.server.state import ServerState, state_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -27,12 +27,20 @@ async def get_prompt(request: web.Request) -> web.Response:
 
 @routes.post("/prompt")
 async def post_prompt(request: web.Request) -> web.Response:
-    state = state_of(request)
-    body = await read_json_object(request)
+    answer, status = await queue_prompt(state_of(request), await read_json_object(request))
+    return web.json_response(answer, status=status)
+
+
+async def queue_prompt(state: ServerState, body: dict) -> tuple[dict, int]:
+    """What POST /prompt does with its body: on_prompt hooks, priority, validation, then into the store.
+
+    Returns the answer and its HTTP status: `{prompt_id, number, node_errors}` and 200, or the validation error
+    with its `node_errors` and 400; a malformed body raises `BadRequest`. Shared with POST /diffloom/queue.
+    """
     body = _apply_prompt_filters(state.prompt_filters, body)
     number = _priority(body, state)
     if "prompt" not in body:
-        return web.json_response(error_body("no_prompt", "No prompt provided", "No prompt provided"), status=400)
+        return error_body("no_prompt", "No prompt provided", "No prompt provided"), 400
     prompt = body["prompt"]
     if not isinstance(prompt, dict):
         raise BadRequest("Invalid prompt",
@@ -46,7 +54,7 @@ async def post_prompt(request: web.Request) -> web.Response:
     # off the event loop: INPUT_TYPES of combo inputs may list model folders
     result = await asyncio.to_thread(_validate, prompt, state.registry.classes, targets)
     if not result.ok:
-        return web.json_response({"error": result.error, "node_errors": result.node_errors}, status=400)
+        return {"error": result.error, "node_errors": result.node_errors}, 400
     client_id = expect(body, "client_id", str)
     if client_id is not None:
         extra_data["client_id"] = client_id
@@ -56,7 +64,7 @@ async def post_prompt(request: web.Request) -> web.Response:
         state.store.put(QueueItem(number, prompt_id, prompt, extra_data, list(result.outputs), sensitive))
     except ValueError as exc:
         raise BadRequest("Duplicate prompt id", str(exc), error_type="duplicate_prompt_id")
-    return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors})
+    return {"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors}, 200
 
 
 def _apply_prompt_filters(filters: list, body: dict) -> dict:
@@ -72,7 +80,7 @@ def _apply_prompt_filters(filters: list, body: dict) -> dict:
     return body
 
 
-def _priority(body: dict, state) -> float:
+def _priority(body: dict, state: ServerState) -> float:
     """An explicit `number`, else the server counter (negated for `front`); the counter moves on every POST."""
     if "number" in body:
         number = expect(body, "number", (int, float))

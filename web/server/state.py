@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Callable
 from aiohttp import web
 
 from diffloom.config import ServerConfig
-from executor.queue import PromptStore
 from runtime.paths import Paths
 from nodes.registry import NodeRegistry
 from web.server.hub import Hub
 from web.server.logbuffer import LogBuffer
+from web.server.queue_store import PromptStore
 
 if TYPE_CHECKING:
     from web.server.worker import QueueWorker

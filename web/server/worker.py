@@ -12,9 +12,11 @@ import threading
 import time
 import traceback
 
-from executor.queue import QueueItem
+from diffloom.config import ServerConfig
+from nodes.registry import NodeRegistry
+from web.server.hub import Hub
 from web.server.preview import encode_preview
-from web.server.state import ServerState
+from web.server.queue_store import PromptStore, QueueItem
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +26,14 @@ _CLIENT_ONLY = frozenset({"execution_start", "execution_cached", "executing", "e
 
 
 class QueueWorker:
-    def __init__(self, state: ServerState):
-        self.state = state
+    """Runs the store's prompts on its own thread; given the parts it uses, not the server state that holds it."""
+
+    def __init__(self, config: ServerConfig, registry: NodeRegistry, store: PromptStore, hub: Hub):
+        self.config, self.registry, self.store, self.hub = config, registry, store, hub
         self.current: QueueItem | None = None
         self.current_client: str | None = None
         self.last_node: str | None = None
-        self.preview_method = state.config.preview_method
+        self.preview_method = config.preview_method
         self._executor = None
         self._executor_lock = threading.Lock()
         self._free = {"unload_models": False, "free_memory": False}
@@ -43,7 +47,7 @@ class QueueWorker:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.interrupt()
-        self.state.store.shutdown()
+        self.store.shutdown()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -68,16 +72,16 @@ class QueueWorker:
                 from executor.cache import CacheSettings
                 from executor.engine import Executor
 
-                config = self.state.config
+                config = self.config
                 settings = CacheSettings(mode=config.cache_mode, lru_size=config.cache_lru_size,
                                          ram_threshold_gb=config.cache_ram_gb)
-                self._executor = Executor(self.state.registry.classes, cache=settings, emit=self._emit)
+                self._executor = Executor(self.registry.classes, cache=settings, emit=self._emit)
             return self._executor
 
     # ---- the thread -----------------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
-            item = self.state.store.get(timeout=0.5)
+            item = self.store.get(timeout=0.5)
             if item is not None:
                 try:
                     self._run(item)
@@ -90,7 +94,7 @@ class QueueWorker:
         self.current, self.current_client, self.last_node = item, item.extra_data.get("client_id"), None
         # a prompt's own preview_method (the front end sends one) wins over --preview-method, unless "default"
         wanted = item.extra_data.get("preview_method")
-        self.preview_method = wanted if wanted not in (None, "default") else self.state.config.preview_method
+        self.preview_method = wanted if wanted not in (None, "default") else self.config.preview_method
         extra_data = {**item.extra_data, **item.sensitive}
         try:
             result = self.executor.execute(copy.deepcopy(item.prompt), item.prompt_id, extra_data, item.outputs)
@@ -101,10 +105,10 @@ class QueueWorker:
             messages = [["execution_error", _crash_message(item.prompt_id, exc)]]
             self._send("execution_error", messages[0][1])
         status = {"status_str": "success" if success else "error", "completed": success, "messages": messages}
-        self.state.store.task_done(item, outputs, status, meta)
+        self.store.task_done(item, outputs, status, meta)
         self.current = None
         # After the history is stored, so a client can fetch it as soon as it sees this (spec §12).
-        self.state.hub.send_sync("executing", {"node": None, "prompt_id": item.prompt_id}, self.current_client)
+        self.hub.send_sync("executing", {"node": None, "prompt_id": item.prompt_id}, self.current_client)
 
     def _emit(self, event: str, data: dict) -> None:
         """Executor events (worker thread) → the prompt's client; previews are encoded here, off the event loop."""
@@ -117,11 +121,11 @@ class QueueWorker:
                         "real_node_id": data.get("real_node_id", data.get("node"))}
             try:
                 preview = encode_preview(data["format"], data["image"], data.get("max_size"),
-                                         self.state.config.preview_size, metadata)
+                                         self.config.preview_size, metadata)
             except Exception:  # a preview that cannot be encoded is skipped; the node keeps running
                 log.warning("preview from node %s could not be encoded", data.get("node"), exc_info=True)
                 return
-            self.state.hub.send_sync("preview", preview, self.current_client)
+            self.hub.send_sync("preview", preview, self.current_client)
             return
         if event == "executing":
             self.last_node = data.get("display_node") or data.get("node")
@@ -130,7 +134,7 @@ class QueueWorker:
     def _send(self, event: str, data: dict) -> None:
         if self.current_client is None and event in _CLIENT_ONLY:
             return
-        self.state.hub.send_sync(event, data, self.current_client)
+        self.hub.send_sync(event, data, self.current_client)
 
     def _process_free(self) -> None:
         unload, free = self._free["unload_models"], self._free["free_memory"]

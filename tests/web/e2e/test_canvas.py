@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image, PngImagePlugin
@@ -54,9 +55,12 @@ def test_build_by_search_and_connect_then_queue_shows_the_image(canvas):
     save = canvas.node("SaveImage")
     save.wait_for()
     assert page.locator(".react-flow__edge").count() == 1
+    posts: list[str] = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(urlsplit(request.url).path))
     page.keyboard.press("Control+Enter")
     image = save.locator("img.dl-node-image")
     image.wait_for(timeout=60000)
+    assert posts == ["/api/diffloom/queue"]  # no extension has beforeQueue: converted and queued in one request
     page.wait_for_function("img => img.complete && img.naturalWidth === 64 && img.naturalHeight === 32",
                            arg=image.element_handle())
     page.locator(".dl-menubar button", has_text="Gallery").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,6 +38,7 @@ api.addEventListener("status", (event) => window.e2eEvents.push(event.detail));
 app.registerExtension({
   name: "e2e.pack",
   setup(a) { window.e2eSetup = typeof a.getWorkflow; },
+  beforeQueue(workflow, prompt) { window.e2eQueued = Object.values(prompt).map((node) => node.class_type); },
   commands: [{ label: "E2E: say hi", run: (a) => a.notify("hi from the e2e pack") }],
   widgets: {
     E2E_LABEL(container, ctx) {
@@ -78,4 +80,19 @@ def test_extension_adds_a_command_a_widget_and_hears_events(canvas):
     workflow = page.evaluate("() => window.diffloom.getWorkflow()")
     assert workflow["nodes"][0]["widgets_values"] == ["ABC"]
     canvas.screenshot("extension_widget")
+    assert not canvas.errors
+
+
+def test_a_before_queue_hook_sees_the_api_prompt_before_it_is_posted(canvas):
+    page = canvas.page
+    canvas.search_add("E2EStamp", (300, 300))
+    canvas.node("E2EStamp").wait_for()
+    posts: list[str] = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(urlsplit(request.url).path))
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("() => window.e2eQueued !== undefined")
+    assert page.evaluate("() => window.e2eQueued") == ["E2EStamp"]
+    # the server refuses it (no output node), which is beside the point: the hook ran between the two requests
+    page.locator(".dl-notice", has_text="Prompt has no outputs").wait_for()
+    assert posts == ["/api/diffloom/convert", "/api/prompt"]
     assert not canvas.errors

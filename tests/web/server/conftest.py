@@ -134,6 +134,16 @@ def save_prompt(value: int, prefix: str = "n", slow_steps: int = 0, delay: float
     return prompt
 
 
+def editor_workflow(value: int = 5, **number_fields) -> dict:
+    """The editor format of Number → SaveNumber, as the canvas saves it; `number_fields` go on the Number node."""
+    return {"nodes": [
+        {"id": 1, "type": "TestNumber", "mode": 0, "widgets_values": [value],
+         "outputs": [{"name": "INT", "type": "INT", "links": [1]}], **number_fields},
+        {"id": 2, "type": "TestSaveNumber", "mode": 0, "widgets_values": [0, "n"],
+         "inputs": [{"name": "value", "type": "INT", "link": 1, "widget": {"name": "value"}}]}],
+        "links": [[1, 1, 0, 2, 0, "INT"]], "version": 0.4}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,10 +1,10 @@
-"""The persistent prompt queue and history (executor/queue.py)."""
+"""The persistent prompt queue and history (web/server/queue_store.py)."""
 
 import threading
 
 import pytest
 
-from executor.queue import PromptStore, QueueInUse, QueueItem
+from web.server.queue_store import PromptStore, QueueInUse, QueueItem
 
 
 def item(prompt_id: str, number: float, **extra) -> QueueItem:

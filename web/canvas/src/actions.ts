@@ -1,6 +1,6 @@
 /** Editor commands shared by keyboard shortcuts, menus, the toolbar and extensions. */
 import { api, ApiError } from "./api/client";
-import { callHook } from "./extensions";
+import { callHook, hasHook } from "./extensions";
 import { addGroup, copyNodes, type Clip, pasteNodes, removeNodes, toggleMode } from "./graph/edits";
 import { findMissing } from "./graph/missing";
 import type { Graph } from "./graph/types";
@@ -26,6 +26,29 @@ export async function toApiPrompt(workflow = currentWorkflow()): Promise<Record<
   return api.convert(workflow);
 }
 
+/** What the server answered for a queued workflow, and how many nodes its prompt has (the progress total). */
+export interface Queued {
+  result: any;
+  nodeCount: number;
+}
+
+/**
+ * Queues an editor workflow in one request (POST /api/diffloom/queue: converted, validated and queued there).
+ * An extension with a `beforeQueue` hook must see the API prompt first, so then the canvas converts, calls the
+ * hooks and posts the prompt itself (POST /api/prompt), embedding the workflow as the one request would.
+ */
+export async function submitWorkflow(workflow: Record<string, unknown>, clientId: string | null,
+                                     front: boolean): Promise<Queued> {
+  if (!hasHook("beforeQueue")) {
+    const result = await api.queueWorkflow({ workflow, client_id: clientId, front });
+    return { result, nodeCount: Number(result?.node_count ?? 0) };
+  }
+  const prompt = await toApiPrompt(workflow);
+  await callHook("beforeQueue", workflow, prompt);
+  const result = await api.queuePrompt({ prompt, client_id: clientId, front, extra_data: { extra_pnginfo: { workflow } } });
+  return { result, nodeCount: Object.keys(prompt).length };
+}
+
 /** Queues the active workflow; validation errors land on the offending nodes and inputs. */
 export async function queuePrompt(front = false): Promise<void> {
   const s = store();
@@ -33,12 +56,9 @@ export async function queuePrompt(front = false): Promise<void> {
   const workflow = currentWorkflow();
   run.setOwner(s.activeId);
   try {
-    const prompt = await toApiPrompt(workflow);
-    await callHook("beforeQueue", workflow, prompt);
-    const result = await api.queuePrompt({ prompt, client_id: run.clientId, front,
-                                           extra_data: { extra_pnginfo: { workflow } } });
+    const { result, nodeCount } = await submitWorkflow(workflow, run.clientId, front);
     run.setErrors(errorsFromNodeErrors(result?.node_errors ?? {}));
-    run.setTotal(Object.keys(prompt).length);
+    run.setTotal(nodeCount);
     s.edit((g) => applyControls(g, s.defs), "control_after_generate");
     s.notify("info", `Queued prompt ${String(result?.prompt_id ?? "").slice(0, 8)}`);
     if (!run.connected && result?.prompt_id) void pollHistory(String(result.prompt_id));

@@ -53,6 +53,11 @@ export function customWidget(type: string) {
   return undefined;
 }
 
+/** Whether any loaded extension defines `hook`. */
+export function hasHook(hook: "setup" | "onEvent" | "beforeQueue"): boolean {
+  return extensions.some((ext) => typeof ext[hook] === "function");
+}
+
 /** Calls every extension's hook, logging (not propagating) failures so one plugin cannot break the editor. */
 export async function callHook<K extends "setup" | "onEvent" | "beforeQueue">(hook: K, ...args: unknown[]): Promise<void> {
   for (const ext of extensions) {

@@ -38,6 +38,9 @@ export const api = {
   },
   queuePrompt: (payload: { prompt: unknown; client_id: string | null; front?: boolean; extra_data: unknown }) =>
     postJson("/api/prompt", payload),
+  /** Editor workflow → converted, validated and queued by the server in one request (diffloom only). */
+  queueWorkflow: (payload: { workflow: unknown; client_id: string | null; front?: boolean }) =>
+    postJson("/api/diffloom/queue", payload),
   queue: () => request("/api/queue"),
   history: (maxItems = 50) => request(`/api/history?max_items=${maxItems}`),
   historyOf: (promptId: string) => request(`/api/history/${encodeURIComponent(promptId)}`),
