@@ -30,7 +30,7 @@ def sd15_like(channels: int):
 
     from runtime.families import latent_format_for
     from runtime.model import DiffusionModel
-    from runtime.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.sampling.model_sampling import DiscreteSampling
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -38,7 +38,7 @@ def sd15_like(channels: int):
         down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
         up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3, cross_attention_dim=768, attention_head_dim=8,
     ).eval().requires_grad_(False)
-    return DiffusionModel(unet, "sd1", ModelSamplingDiscrete(), latent_format_for("sd1"))
+    return DiffusionModel(unet, "sd1", DiscreteSampling(), latent_format_for("sd1"))
 
 
 def best_of(n: int, fn) -> float:

@@ -128,7 +128,7 @@ def executor_classes():
 
 def measure(executor, unet, steps: int, repeats: int) -> tuple[list[float], list[float], float]:
     """Per-step seconds of both paths over `repeats` interleaved runs, and the last results' max difference."""
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
 
     sigmas = ksampler_sigmas(INPUTS["model"].model_sampling, "euler", "normal", steps, 1.0)
     ours, theirs = [], []
@@ -151,7 +151,7 @@ def main() -> None:
 
     from runtime.families import latent_format_for
     from runtime.model import DiffusionModel
-    from runtime.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.sampling.model_sampling import DiscreteSampling
 
     generator = torch.Generator().manual_seed(1)
     INPUTS["positive"] = [[torch.randn(1, 77, 768, generator=generator), {}]]
@@ -159,7 +159,7 @@ def main() -> None:
 
     # 1. loop overhead alone, with a UNet that costs nothing (stable even on a busy machine)
     null = NullUNet()
-    INPUTS["model"] = DiffusionModel(null, "sd1", ModelSamplingDiscrete(), latent_format_for("sd1"))
+    INPUTS["model"] = DiffusionModel(null, "sd1", DiscreteSampling(), latent_format_for("sd1"))
     executor = Executor(executor_classes(), CacheSettings(), emit=lambda event, data: None)
     measure(executor, null, 2, 1)  # warm-up
     ours0, theirs0, _ = measure(executor, null, 50, 5)
@@ -167,7 +167,7 @@ def main() -> None:
 
     # 2. the real thing: an SD1-shaped UNet
     unet = build_unet()
-    INPUTS["model"] = DiffusionModel(unet, "sd1", ModelSamplingDiscrete(), latent_format_for("sd1"))
+    INPUTS["model"] = DiffusionModel(unet, "sd1", DiscreteSampling(), latent_format_for("sd1"))
     executor = Executor(executor_classes(), CacheSettings(), emit=lambda event, data: None)  # fresh cache
     measure(executor, unet, 1, 1)  # warm-up (first-call allocations in both paths)
     ours, theirs, difference = measure(executor, unet, args.steps, args.repeats)

@@ -99,9 +99,9 @@ def marked_prediction(state_dict) -> str:
 
 def discrete_sampling(prediction_type: str, state_dict):
     """The 1000-step DDPM table every SD UNet was trained on; `ztsnr` files use its zero-terminal-SNR rescale."""
-    from runtime.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.sampling.model_sampling import DiscreteSampling
 
-    return ModelSamplingDiscrete(prediction_type=prediction_type, zsnr="ztsnr" in state_dict)
+    return DiscreteSampling(prediction_type=prediction_type, zsnr="ztsnr" in state_dict)
 
 
 def _describe(shapes: dict, prefix: str) -> str:

@@ -1,4 +1,7 @@
-"""Classifier-free guidance and conditioning evaluation: areas, masks, timestep ranges, batched UNet calls (§7.5).
+"""The GUIDER: classifier-free guidance over conditioning — areas, masks, timestep ranges, batched UNet calls (§7.5).
+
+A `Guider` is the denoiser of a sampling run (`sample.sample`); `Guider.sample` is ComfyUI's GUIDER method, which
+hands the guider to that run.
 
 A CONDITIONING side is a list of `[cond, options]` entries. Each entry predicts the clean latent over its area,
 weighted by strength × mask (areas without a mask get an 8-latent-pixel feather at inner edges); the predictions
@@ -18,6 +21,8 @@ from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+
+from runtime.sampling.sample import sample
 
 FEATHER = 8  # latent pixels of linear fade at the inner edges of an area without mask
 
@@ -285,12 +290,17 @@ def predict(model, x: torch.Tensor, sigma: torch.Tensor, sides: list[list[Cond] 
 
 
 class Guider:
-    """The GUIDER type: a model with named conditioning sides and a CFG scale; called as a denoiser."""
+    """A GUIDER: a model with named conditioning sides and a CFG scale; called as a denoiser.
 
-    def __init__(self, model, cfg: float = 1.0, **sides):
+    `Guider(model, positive, negative, cfg)` is the CFGGuider node's (and KSampler's) guider, `Guider(model,
+    conditioning)` the BasicGuider node's (no negative side, no CFG); `Guider(model)` is ComfyUI's
+    `CFGGuider(model)`, whose sides come from `set_conds` and scale from `set_cfg`.
+    """
+
+    def __init__(self, model, positive=None, negative=None, cfg: float = 1.0):
         self.model = model
         self.cfg = float(cfg)
-        self.original = sides  # name -> CONDITIONING ("positive", "negative")
+        self.original = {"positive": positive, "negative": negative}  # name -> CONDITIONING; None: no such side
         self.prepared: dict[str, list[Cond]] = {}
         self._batch_inputs: dict = {}  # batched contexts/extras of the current run
         self.keep_uncond = False  # set for CFG++ samplers: evaluate the negative side even at cfg 1
@@ -325,9 +335,7 @@ class Guider:
 
     def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
                seed=None):
-        """Sample from raw `latent_image` + `noise` (ComfyUI's `guider.sample` signature); returns raw samples."""
-        from runtime.sampling.sample import sample
-
+        """ComfyUI's `guider.sample`: `sample.sample` with this guider; returns raw samples."""
         return sample(self, noise, latent_image, sampler, sigmas, denoise_mask, seed, callback)[0]
 
     def controls(self) -> list:
@@ -372,14 +380,15 @@ class Guider:
         return self.cfg_function(cond_pred, uncond_pred, self.cfg, x, sigma)
 
 
-class DualCFGGuider(Guider):
-    """Two guidance scales: cond1 against cond2 (cfg_conds) and cond2 against the negative (cfg_cond2_negative);
-    "nested" applies the first inside the second."""
+class DualScaleGuider(Guider):
+    """The DualCFGGuider node's GUIDER, two guidance scales: cond1 against cond2 (cfg_conds) and cond2 against the
+    negative (cfg_cond2_negative); "nested" applies the first inside the second."""
 
     def __init__(self, model, cond1, cond2, negative, cfg_conds: float, cfg_cond2_negative: float,
                  nested: bool = False):
+        super().__init__(model, cfg=cfg_conds)
         middle = [[c, {**options, "prompt_type": "negative"}] for c, options in cond2] if cond2 is not None else None
-        super().__init__(model, cfg_conds, positive=cond1, middle=middle, negative=negative)
+        self.original = {"positive": cond1, "middle": middle, "negative": negative}
         self.cfg2, self.nested = float(cfg_cond2_negative), nested
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -392,11 +401,3 @@ class DualCFGGuider(Guider):
         negative_pred, middle_pred, positive_pred = self.predict(x, sigma, [negative, middle, "positive"])
         return self.cfg_function(middle_pred, negative_pred, self.cfg2, x, sigma) + (
             positive_pred - middle_pred) * self.cfg
-
-
-def cfg_guider(model, positive, negative, cfg: float) -> Guider:
-    return Guider(model, cfg, positive=positive, negative=negative)
-
-
-def basic_guider(model, conditioning) -> Guider:
-    return Guider(model, 1.0, positive=conditioning)

@@ -1,4 +1,5 @@
-"""Discrete model sampling for SD1.x/SD2.x/SDXL: the sigma table, sigma<->timestep, eps/v denoising (spec §7.2)."""
+"""Model sampling of discrete-time models (SD1.x/SD2.x/SDXL, LCM): the sigma table, sigma<->timestep, eps/v/x0
+denoising and the initial noise scaling (spec §7.2). A MODEL carries one as `model.model_sampling`."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def rescale_zero_terminal_snr(sigmas: torch.Tensor) -> torch.Tensor:
     return ((1.0 - alphas_bar) / alphas_bar) ** 0.5
 
 
-class ModelSamplingDiscrete:
+class DiscreteSampling:
     """The 1000-entry sigma table of a discrete-time (DDPM-trained) model and its eps/v parameterisation."""
 
     sigma_data = 1.0
@@ -35,9 +36,9 @@ class ModelSamplingDiscrete:
     def __init__(self, prediction_type: str = "eps", linear_start: float = 0.00085, linear_end: float = 0.012,
                  timesteps: int = 1000, zsnr: bool = False):
         """`prediction_type`: "eps", "v", "x0" (the UNet predicts the clean latent) or "lcm" (latent consistency
-        models; normally with ModelSamplingDiscreteDistilled)."""
+        models; normally with DistilledDiscreteSampling)."""
         if prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"ModelSamplingDiscrete: prediction_type must be one of {PREDICTION_TYPES}, "
+            raise ValueError(f"DiscreteSampling: prediction_type must be one of {PREDICTION_TYPES}, "
                              f"got {prediction_type!r}")
         self.prediction_type = prediction_type
         self.linear_start, self.linear_end, self.zsnr = linear_start, linear_end, zsnr
@@ -134,7 +135,7 @@ class ModelSamplingDiscrete:
         return math.isclose(first_sigma, self.sigma_max, rel_tol=1e-05) or first_sigma > self.sigma_max
 
 
-class ModelSamplingDiscreteDistilled(ModelSamplingDiscrete):
+class DistilledDiscreteSampling(DiscreteSampling):
     """The table of a model distilled to 50 timesteps (LCM): every 20th sigma, timesteps 19, 39, …, 999."""
 
     original_timesteps = 50

@@ -1,4 +1,5 @@
-"""Noise as ComfyUI draws it: the seeded initial latent noise, per-step sampler noise and Brownian-tree noise."""
+"""Noise as ComfyUI draws it: the seeded initial latent noise, the NOISE values, per-step sampler noise and
+Brownian-tree noise."""
 
 from __future__ import annotations
 
@@ -29,6 +30,26 @@ def prepare_noise(latent: torch.Tensor, seed: int, batch_index: list[int] | None
         if i in wanted:
             drawn[i] = sample
     return torch.cat([drawn[int(i)] for i in batch_index], dim=0)
+
+
+class SeededNoise:
+    """A NOISE value (the RandomNoise node's): initial noise for a seed, drawn as KSampler draws it."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def generate_noise(self, latent: dict) -> torch.Tensor:
+        return prepare_noise(latent["samples"], self.seed, latent.get("batch_index"))
+
+
+class ZeroNoise:
+    """A NOISE value (the DisableNoise node's): zeros, seed 0 (sampling continues from the latent as it is)."""
+
+    seed = 0
+
+    def generate_noise(self, latent: dict) -> torch.Tensor:
+        samples = latent["samples"]
+        return torch.zeros(samples.shape, dtype=samples.dtype, layout=samples.layout, device="cpu")
 
 
 def default_noise_sampler(x: torch.Tensor, seed: int | None) -> NoiseSampler:
@@ -76,31 +97,3 @@ class BrownianTreeNoiseSampler:
             warnings.filterwarnings("ignore", message="Should have t")
             w = self.tree(t0, t1).to(device=device, dtype=dtype) * (self.sign * sign)
         return w / (t1 - t0).abs().sqrt().to(device=device, dtype=dtype)
-
-
-def fix_empty_latent_channels(latent: torch.Tensor, channels: int) -> torch.Tensor:
-    """An all-zero latent with the wrong channel count (e.g. from EmptyLatentImage) is widened to the model's."""
-    if latent.shape[1] != channels and torch.count_nonzero(latent) == 0:
-        repeats = -(-channels // latent.shape[1])
-        return latent.repeat(1, repeats, *([1] * (latent.ndim - 2)))[:, :channels]
-    return latent
-
-
-class RandomNoise:
-    """The NOISE object of RandomNoise: initial noise for a seed."""
-
-    def __init__(self, seed: int):
-        self.seed = int(seed)
-
-    def generate_noise(self, latent: dict) -> torch.Tensor:
-        return prepare_noise(latent["samples"], self.seed, latent.get("batch_index"))
-
-
-class DisabledNoise:
-    """The NOISE object of DisableNoise: zeros, seed 0 (sampling continues from the latent as it is)."""
-
-    seed = 0
-
-    def generate_noise(self, latent: dict) -> torch.Tensor:
-        samples = latent["samples"]
-        return torch.zeros(samples.shape, dtype=samples.dtype, layout=samples.layout, device="cpu")

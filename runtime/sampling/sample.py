@@ -1,4 +1,10 @@
-"""One sampling run (spec §7.4): latent scaling, initial noise, inpainting mask, solver, progress and previews."""
+"""One sampling run (spec §7.4): a SAMPLER over SIGMAS with a GUIDER as the denoiser, from a raw latent and its
+noise — latent scaling, initial noise scaling, inpainting mask, ControlNet set-up, progress and previews.
+
+Every sampling node and plugin entry point ends in `sample`: KSampler through `ksampler`, the SamplerCustom nodes
+directly, a GUIDER's own `sample` method (ComfyUI's) through `guidance`. Below it, the SAMPLER (`samplers`) runs
+its solver loop (`solvers`) with the guider as the denoiser.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,17 @@ import torch
 import torch.nn.functional as F
 
 from executor import progress
-from runtime.sampling.noise import fix_empty_latent_channels, prepare_noise
 from runtime.sampling.preview import step_preview
-from runtime.sampling.samplers import DISCARD_PENULTIMATE_SIGMA, Sampler, sampler_object
-from runtime.sampling.schedules import calculate_sigmas
+from runtime.sampling.samplers import Sampler
 from runtime.sampling.solvers import SolverExtras
+
+
+def fix_empty_latent_channels(latent: torch.Tensor, channels: int) -> torch.Tensor:
+    """An all-zero latent with the wrong channel count (e.g. from EmptyLatentImage) is widened to the model's."""
+    if latent.shape[1] != channels and torch.count_nonzero(latent) == 0:
+        repeats = -(-channels // latent.shape[1])
+        return latent.repeat(1, repeats, *([1] * (latent.ndim - 2)))[:, :channels]
+    return latent
 
 
 def reshape_mask(mask: torch.Tensor, shape) -> torch.Tensor:
@@ -49,8 +61,10 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
            callback=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run `sampler` over `sigmas` from raw `latent` + `noise`; returns (raw samples, last raw x0 prediction or None).
 
-    Progress (value = step + 1 of len(sigmas) − 1) and a latent→RGB preview go to the executor after every step;
-    `callback(step, x0, x, total_steps)` (ComfyUI's signature, model-space tensors) is called too when given.
+    `guider` is a GUIDER (`guidance.Guider`, read through `model`, `prepare`, `keep_uncond`, `controls` and
+    `last_uncond`) and is itself the denoiser. Empty `sigmas` (a step window holding no step) return `latent` as it
+    is. Progress (value = step + 1 of len(sigmas) − 1) and a latent→RGB preview go to the executor after every
+    step; `callback(step, x0, x, total_steps)` (ComfyUI's signature, model-space tensors) is called too when given.
     """
     if sigmas.numel() == 0:
         return latent, None
@@ -107,58 +121,3 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     samples = latent_format.process_out(x.float()).cpu()
     x0 = last_x0.get("x0")
     return samples, (latent_format.process_out(x0.float()).cpu() if x0 is not None else None)
-
-
-def ksampler_sigmas(model_sampling, sampler_name: str, scheduler: str, steps: int,
-                    denoise: float | None) -> torch.Tensor:
-    """KSampler's schedule: partial denoise keeps the tail of a longer one; some samplers drop the penultimate σ."""
-    discard = sampler_name in DISCARD_PENULTIMATE_SIGMA
-
-    def schedule(n):
-        sigmas = calculate_sigmas(model_sampling, scheduler, n + 1 if discard else n)
-        return torch.cat([sigmas[:-2], sigmas[-1:]]) if discard else sigmas
-    if denoise is None or denoise > 0.9999:
-        return schedule(steps)
-    if denoise <= 0.0:
-        return torch.zeros(0)
-    return schedule(int(steps / denoise))[-(steps + 1):]
-
-
-def ksampler_sample(model, noise: torch.Tensor, steps: int, cfg: float, sampler_name: str, scheduler: str, positive,
-                    negative, samples: torch.Tensor, denoise: float = 1.0, start_step: int | None = None,
-                    last_step: int | None = None, force_full_denoise: bool = False,
-                    noise_mask: torch.Tensor | None = None, sigmas: torch.Tensor | None = None, callback=None,
-                    seed: int | None = None) -> torch.Tensor:
-    """KSampler on given noise (ComfyUI's `comfy.sample.sample`): the named schedule (or `sigmas`) cut to
-    [start_step, last_step], CFG sampling from raw `samples`; returns raw samples."""
-    from runtime.sampling.guidance import cfg_guider
-
-    if sigmas is None:
-        sigmas = ksampler_sigmas(model.model_sampling, sampler_name, scheduler, steps, denoise)
-    if last_step is not None and last_step < len(sigmas) - 1:
-        sigmas = sigmas[:last_step + 1].clone()
-        if force_full_denoise:
-            sigmas[-1] = 0
-    if start_step is not None:
-        if start_step >= len(sigmas) - 1:
-            return samples
-        sigmas = sigmas[start_step:]
-    guider = cfg_guider(model, positive, negative, cfg)
-    return sample(guider, noise, samples, sampler_object(sampler_name), sigmas, noise_mask, seed, callback)[0]
-
-
-def common_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, positive,
-                    negative, latent: dict, denoise: float = 1.0, disable_noise: bool = False,
-                    start_step: int | None = None, last_step: int | None = None,
-                    force_full_denoise: bool = False) -> dict:
-    """KSampler / KSamplerAdvanced: noise from the seed, the schedule cut to [start_step, last_step], CFG sampling."""
-    samples = fix_empty_latent_channels(latent["samples"], model.latent_format.channels)
-    if disable_noise:
-        noise = torch.zeros(samples.shape, dtype=samples.dtype, layout=samples.layout, device="cpu")
-    else:
-        noise = prepare_noise(samples, seed, latent.get("batch_index"))
-    out = dict(latent)
-    out["samples"] = ksampler_sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, samples,
-                                     denoise, start_step, last_step, force_full_denoise, latent.get("noise_mask"),
-                                     seed=seed)
-    return out

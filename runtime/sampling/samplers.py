@@ -1,4 +1,5 @@
-"""The SAMPLER type: sampler names in ComfyUI's combo order, each bound to its solver function."""
+"""The SAMPLER value: sampler names in ComfyUI's combo order, each bound to its solver function (`solvers`,
+`cfg_pp`, `unipc`), plus what the sampling run around a solver must know about it."""
 
 from __future__ import annotations
 
@@ -49,10 +50,6 @@ _SOLVERS: dict[str, Callable] = {
     "uni_pc_bh2": unipc.uni_pc_bh2,
 }
 assert tuple(_SOLVERS) == SAMPLER_NAMES
-
-# KSampler computes one extra step and drops the second-to-last σ for these (their last step would be wasted)
-DISCARD_PENULTIMATE_SIGMA = frozenset({"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"})
-
 
 @dataclass(frozen=True)
 class Sampler:

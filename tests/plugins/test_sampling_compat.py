@@ -108,7 +108,7 @@ def test_a_k_diffusion_style_sampler_function_runs_as_a_sampler(pack, sd1):
 
     from runtime.sampling.samplers import sampler_object
     from runtime.sampling.schedules import calculate_sigmas
-    from nodes.stages.sampling import SamplerCustom
+    from nodes.stages.custom_sampling import SamplerCustom
 
     model, positive, negative = sd1
     (plain_euler,) = pack.classes["PackPlainEuler"]().get_sampler()

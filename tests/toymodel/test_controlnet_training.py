@@ -28,10 +28,10 @@ def test_controlnet_loss_falls_and_base_stays_frozen(trained):
 
 
 @pytest.mark.slow
-def test_file_has_the_original_layout_and_loads_through_controlnet_loader(trained, monkeypatch):
+def test_file_has_the_original_layout_and_loads_through_controlnet_loader(trained):
     from safetensors import safe_open
 
-    from runtime import paths
+    import runtime
     from nodes.stages import controlnet as stage
 
     _, controlnet, _, path, _ = trained
@@ -46,22 +46,22 @@ def test_file_has_the_original_layout_and_loads_through_controlnet_loader(traine
             assert (kind, name) == ("controlnet", path.name)
             return path
 
-    monkeypatch.setattr(paths, "default", Folders)
-    (loaded,) = stage.ControlNetLoader().load_controlnet(path.name)
-    assert loaded.family == "sd1"
-    network = loaded.weights.network
-    assert list(network.config.conditioning_embedding_out_channels) == [16, 32, 64]
-    ours = controlnet.state_dict()
-    assert network.state_dict().keys() == ours.keys()
-    assert all(torch.equal(network.state_dict()[k].float(), ours[k]) for k in ours)
+    with runtime.configured(paths=Folders()):
+        (loaded,) = stage.ControlNetLoader().load_controlnet(path.name)
+        assert loaded.family == "sd1"
+        network = loaded.weights.network
+        assert list(network.config.conditioning_embedding_out_channels) == [16, 32, 64]
+        ours = controlnet.state_dict()
+        assert network.state_dict().keys() == ours.keys()
+        assert all(torch.equal(network.state_dict()[k].float(), ours[k]) for k in ours)
 
 
 @pytest.mark.slow
 def test_control_net_apply_steers_ksampler_with_the_silhouette(trained):
-    """Through ControlNetApply and common_ksampler (32x32 hint for 8x8 latents): the hint changes the picture."""
+    """Through ControlNetApply and ksampler_from_seed (32x32 hint for 8x8 latents): the hint changes the picture."""
     from runtime.loaders import load_checkpoint
     from runtime.control.controlnet import ControlNet, load_controlnet_weights
-    from runtime.sampling.sample import common_ksampler
+    from runtime.sampling.ksampler import ksampler_from_seed
     from nodes.stages.controlnet import ControlNetApply
     from tools.toymodel import domain
 
@@ -75,7 +75,7 @@ def test_control_net_apply_steers_ksampler_with_the_silhouette(trained):
 
     def run(conditioning):
         latent = {"samples": torch.zeros(1, 4, 8, 8)}
-        return common_ksampler(model, 1, 3, 5.0, "euler", "normal", conditioning, negative, latent)["samples"]
+        return ksampler_from_seed(model, 1, 3, 5.0, "euler", "normal", conditioning, negative, latent)["samples"]
 
     (controlled,) = ControlNetApply().apply_controlnet(positive, control, hint, 1.0)
     plain, steered = run(positive), run(controlled)

@@ -38,13 +38,13 @@ def generate(model, clip, vae, caption: str, seed: int, cfg: float = 7.0, steps:
 def generate_batch(model, clip, vae, captions: list[str], seed: int, cfg: float = 7.0, steps: int = 20,
                    sampler: str = "euler", scheduler: str = "normal", size: int = 32) -> np.ndarray:
     """`generate` for many captions in one KSampler batch ([N, H, W, 3] uint8); the seed's noise covers the batch."""
-    from runtime.sampling.sample import common_ksampler
+    from runtime.sampling.ksampler import ksampler_from_seed
 
     cond = torch.cat([clip.encode(caption)[0][0] for caption in captions])
     empty = clip.encode("")[0][0].expand(len(captions), -1, -1)
     side = size // vae.downscale_ratio
     latent = {"samples": torch.zeros(len(captions), model.latent_format.channels, side, side)}
-    out = common_ksampler(model, seed, steps, cfg, sampler, scheduler, [[cond, {}]], [[empty, {}]], latent)
+    out = ksampler_from_seed(model, seed, steps, cfg, sampler, scheduler, [[cond, {}]], [[empty, {}]], latent)
     return (vae.decode(out["samples"]).numpy() * 255).round().astype(np.uint8)
 
 

@@ -43,7 +43,7 @@ def pipeline_result(tiny, model, conds, latent, controlnets, scales, images):
     from tiny_models import euler_scheduler_on
 
     from runtime.sampling.noise import prepare_noise
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
 
     ms = model.model_sampling
     sigmas = ksampler_sigmas(ms, "euler", "normal", STEPS, 1.0)
@@ -122,7 +122,7 @@ def test_stacked_controlnets_equal_the_multi_controlnet_pipeline(tiny_checkpoint
 def test_percent_range_switches_the_controlnet_by_sigma(tiny_checkpoints, tiny_controlnets, tiny_models_paths,
                                                         monkeypatch):
     from runtime.control.controlnet import ControlNet
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
 
     name = tiny_controlnets[("sd1", "original")][0]
     active_sigmas = []

@@ -169,7 +169,7 @@ def test_txt2img_with_a_lora_equals_stable_diffusion_pipeline_with_it_fused(tiny
     from tiny_models import euler_scheduler_on
 
     from runtime.sampling.noise import prepare_noise
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
     from nodes.stages.latent import EmptyLatentImage
     from nodes.stages.loaders import CheckpointLoaderSimple
     from nodes.stages.lora import LoraLoader

@@ -5,14 +5,14 @@ import copy
 import torch
 
 from runtime.latent_format import LatentFormat
-from runtime.sampling.model_sampling import ModelSamplingDiscrete
+from runtime.sampling.model_sampling import DiscreteSampling
 
 
 class FakeModel:
     """MODEL contract (docs/architecture.md) with an eps "UNet" linear in its input and in the text context."""
 
     def __init__(self, prediction_type="eps"):
-        self.model_sampling = ModelSamplingDiscrete(prediction_type)
+        self.model_sampling = DiscreteSampling(prediction_type)
         self.latent_format = LatentFormat()
         self.device = torch.device("cpu")
         self.calls = []  # (batch size, context tokens, extras keys, control)

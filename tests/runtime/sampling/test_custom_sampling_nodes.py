@@ -6,22 +6,21 @@ import pytest
 import torch
 from sampling_fakes import cond
 
-from runtime.sampling.model_sampling import ModelSamplingDiscrete
+from runtime.sampling.model_sampling import DiscreteSampling
 from runtime.sampling.schedules import calculate_sigmas, exponential_sigmas
 from nodes.stages import custom_sampling as c
-from nodes.stages import sampling as n
 
-SIGMAS = calculate_sigmas(ModelSamplingDiscrete(), "karras", 5)
+SIGMAS = calculate_sigmas(DiscreteSampling(), "karras", 5)
 
 
 def sample(model, sampler, seed=9):
     latent = {"samples": torch.zeros(1, 4, 8, 8)}
-    return n.SamplerCustom().sample(model, True, seed, 3.0, cond(0.2), cond(-0.2), sampler, SIGMAS, latent)[0][
+    return c.SamplerCustom().sample(model, True, seed, 3.0, cond(0.2), cond(-0.2), sampler, SIGMAS, latent)[0][
         "samples"]
 
 
 def select(name):
-    return n.KSamplerSelect().get_sampler(name)[0]
+    return c.KSamplerSelect().get_sampler(name)[0]
 
 
 @pytest.mark.parametrize("node, args, same_as", [
@@ -52,7 +51,7 @@ def test_extra_schedules():
     assert float(laplace[2]) == pytest.approx(1.0)  # the median quantile: e^mu
     (vp,) = c.VPScheduler().get_sigmas(4, 19.9, 0.1, 0.001)
     assert float(vp[0]) == pytest.approx(math.sqrt(math.exp(19.9 / 2 + 0.1) - 1), rel=1e-5) and float(vp[-1]) == 0
-    model = type("Model", (), {"model_sampling": ModelSamplingDiscrete()})()
+    model = type("Model", (), {"model_sampling": DiscreteSampling()})()
     (beta,) = c.BetaSamplingScheduler().get_sigmas(model, 7, 0.6, 0.6)
     assert torch.equal(beta, calculate_sigmas(model.model_sampling, "beta", 7))
 
@@ -82,7 +81,7 @@ def test_manual_sigmas_and_percent_to_sigma(fake_model):
 
 def test_add_noise_scales_seeded_noise_by_the_sigma_span(fake_model):
     latent = {"samples": torch.ones(1, 4, 8, 8), "batch_index": [1]}
-    noise = n.RandomNoise().get_noise(3)[0]
+    noise = c.RandomNoise().get_noise(3)[0]
     (out,) = c.AddNoise().add_noise(fake_model, noise, torch.tensor([5.0, 2.0, 1.0]), latent)
     expected = (0.18215 + noise.generate_noise(latent) * 4.0) / 0.18215
     assert torch.allclose(out["samples"], expected, atol=1e-4) and out["batch_index"] == [1]

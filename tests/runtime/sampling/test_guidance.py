@@ -4,7 +4,7 @@ import pytest
 import torch
 from sampling_fakes import cond
 
-from runtime.sampling.guidance import Guider, basic_guider, cfg_guider, predict, prepare_side
+from runtime.sampling.guidance import Guider, predict, prepare_side
 
 
 def denoised_by_hand(model, x, sigma, value):
@@ -22,7 +22,7 @@ def run(guider, x, sigma):
 
 def test_cfg_mixes_cond_and_uncond_in_one_batched_call(fake_model):
     x, sigma = torch.randn(2, 4, 8, 8), torch.tensor(3.0)
-    out = run(cfg_guider(fake_model, cond(1.0), cond(-2.0), 7.5), x, sigma)
+    out = run(Guider(fake_model, cond(1.0), cond(-2.0), 7.5), x, sigma)
     pos, neg = denoised_by_hand(fake_model, x, sigma, 1.0), denoised_by_hand(fake_model, x, sigma, -2.0)
     assert torch.allclose(out, neg + (pos - neg) * 7.5, atol=1e-5)
     assert [c[0] for c in fake_model.calls] == [4]  # uncond and cond share one UNet call
@@ -30,21 +30,21 @@ def test_cfg_mixes_cond_and_uncond_in_one_batched_call(fake_model):
 
 def test_cfg_one_skips_the_negative(fake_model):
     x, sigma = torch.randn(1, 4, 8, 8), torch.tensor(1.0)
-    out = run(cfg_guider(fake_model, cond(1.0), cond(-2.0), 1.0), x, sigma)
+    out = run(Guider(fake_model, cond(1.0), cond(-2.0), 1.0), x, sigma)
     assert torch.allclose(out, denoised_by_hand(fake_model, x, sigma, 1.0), atol=1e-6)
     assert [c[0] for c in fake_model.calls] == [1]
-    out = run(basic_guider(fake_model, cond(0.5)), x, sigma)
+    out = run(Guider(fake_model, cond(0.5)), x, sigma)
     assert torch.allclose(out, denoised_by_hand(fake_model, x, sigma, 0.5), atol=1e-6)
 
 
 def test_prompts_of_different_length_batch_up_to_four_times(fake_model):
     x, sigma = torch.randn(1, 4, 8, 8), torch.tensor(2.0)
-    out = run(cfg_guider(fake_model, cond(1.0, tokens=154), cond(0.0), 2.0), x, sigma)
+    out = run(Guider(fake_model, cond(1.0, tokens=154), cond(0.0), 2.0), x, sigma)
     assert [c[:2] for c in fake_model.calls] == [(2, 154)]
     pos, neg = denoised_by_hand(fake_model, x, sigma, 1.0), denoised_by_hand(fake_model, x, sigma, 0.0)
     assert torch.allclose(out, neg + (pos - neg) * 2.0, atol=1e-5)
     fake_model.calls.clear()
-    run(cfg_guider(fake_model, cond(1.0, tokens=77 * 5), cond(0.0), 2.0), x, sigma)
+    run(Guider(fake_model, cond(1.0, tokens=77 * 5), cond(0.0), 2.0), x, sigma)
     assert sorted(c[:2] for c in fake_model.calls) == [(1, 77), (1, 385)]
 
 
@@ -96,7 +96,7 @@ def test_timestep_range_switches_an_entry_on_and_off(fake_model):
 
 
 def test_area_entries_get_an_opposite_on_the_other_side(fake_model):
-    guider = cfg_guider(fake_model, cond(0.0) + cond(1.0, area=(4, 4, 2, 2)), cond(-1.0), 5.0)
+    guider = Guider(fake_model, cond(0.0) + cond(1.0, area=(4, 4, 2, 2)), cond(-1.0), 5.0)
     guider.prepare((1, 4, 8, 8))
     negative = guider.prepared["negative"]
     assert len(negative) == 2 and negative[1].area == (4, 4, 2, 2)
@@ -122,7 +122,7 @@ def test_control_residuals_reach_the_unet_and_are_shared_with_uncond(fake_model)
     control = FakeControl()
     positive = cond(1.0, control=control, control_apply_to_uncond=True)
     x, sigma = torch.randn(1, 4, 8, 8), torch.tensor(2.0)
-    out = run(cfg_guider(fake_model, positive, cond(0.0), 3.0), x, sigma)
+    out = run(Guider(fake_model, positive, cond(0.0), 3.0), x, sigma)
     assert control.calls == [(2, 2, ["context", "extras", "timestep", "x_in"])]
     shifted = lambda v: denoised_by_hand(fake_model, x, sigma, v + 100.0)  # noqa: E731
     assert torch.allclose(out, shifted(0.0) + (shifted(1.0) - shifted(0.0)) * 3.0, atol=1e-3)
@@ -130,7 +130,7 @@ def test_control_residuals_reach_the_unet_and_are_shared_with_uncond(fake_model)
 
 def test_bad_conditioning_is_named():
     with pytest.raises(TypeError, match="negative conditioning must be a CONDITIONING list of"):
-        Guider(None, 1.0, negative="oops").prepare((1, 4, 8, 8))
+        Guider(None, negative="oops").prepare((1, 4, 8, 8))
 
 
 def test_gligen_boxes_of_the_positive_reach_a_negative_without_any():

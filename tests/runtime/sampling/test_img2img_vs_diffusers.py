@@ -22,16 +22,12 @@ def _write_and_load(tmp_path, family, **options):
     """A tiny checkpoint written under tmp_path with `options`, and its MODEL and CLIP loaded by our loader node."""
     from tiny_models import write_tiny
 
-    from runtime import paths
+    import runtime
     from nodes.stages.loaders import CheckpointLoaderSimple
 
     tiny = write_tiny(family, tmp_path / "models" / "checkpoints", **options)
-    previous = paths._default
-    paths.configure(paths.Paths.create(tmp_path))
-    try:
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)):
         model, clip, _ = CheckpointLoaderSimple().load_checkpoint(tiny.name)
-    finally:
-        paths._default = previous
     return tiny, model, clip
 
 
@@ -71,7 +67,7 @@ def test_v_prediction_txt2img_equals_pipeline(tmp_path):
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 
     from runtime.sampling.noise import prepare_noise
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
     from nodes.stages.sampling import KSampler
 
     torch.set_num_threads(1)
@@ -142,7 +138,7 @@ def test_inpainting_model_equals_inpaint_pipeline(tmp_path):
     from diffusers import EulerDiscreteScheduler, StableDiffusionInpaintPipeline
 
     from runtime.sampling.noise import prepare_noise
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
     from nodes.stages.sampling import KSampler
 
     torch.set_num_threads(1)

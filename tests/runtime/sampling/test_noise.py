@@ -2,8 +2,9 @@
 
 import torch
 
-from runtime.sampling.noise import (BrownianTreeNoiseSampler, DisabledNoise, RandomNoise, default_noise_sampler,
-                                  fix_empty_latent_channels, prepare_noise)
+from runtime.sampling.noise import (BrownianTreeNoiseSampler, SeededNoise, ZeroNoise, default_noise_sampler,
+                                   prepare_noise)
+from runtime.sampling.sample import fix_empty_latent_channels
 
 
 def test_initial_noise_is_one_randn_from_the_seeded_cpu_generator():
@@ -50,8 +51,8 @@ def test_brownian_noise_is_unit_gaussian_and_reproducible():
 
 def test_noise_objects():
     latent = {"samples": torch.zeros(1, 4, 4, 4), "batch_index": [2]}
-    assert torch.equal(RandomNoise(5).generate_noise(latent), prepare_noise(latent["samples"], 5, [2]))
-    assert DisabledNoise().seed == 0 and not DisabledNoise().generate_noise(latent).any()
+    assert torch.equal(SeededNoise(5).generate_noise(latent), prepare_noise(latent["samples"], 5, [2]))
+    assert ZeroNoise().seed == 0 and not ZeroNoise().generate_noise(latent).any()
 
 
 def test_empty_latent_is_widened_to_the_model_channels_but_a_real_one_is_not():

@@ -5,8 +5,10 @@ import torch
 from sampling_fakes import cond
 
 from executor.progress import InterruptProcessing, ProgressHook, installed
-from runtime.sampling.sample import ksampler_sigmas
+from runtime.sampling.ksampler import ksampler_sigmas
 from runtime.sampling.schedules import calculate_sigmas
+from nodes.stages import custom_sampling as c
+from nodes.stages import model_sampling as m
 from nodes.stages import sampling as n
 
 
@@ -26,7 +28,7 @@ def test_node_declarations_match_comfyui():
     assert required["scheduler"][0][0] == "simple" and required["sampler_name"][0][0] == "euler"
     assert list(n.KSamplerAdvanced.INPUT_TYPES()["required"])[-3:] == ["start_at_step", "end_at_step",
                                                                       "return_with_leftover_noise"]
-    assert n.SamplerCustom.RETURN_NAMES == ("output", "denoised_output")
+    assert c.SamplerCustom.RETURN_NAMES == ("output", "denoised_output")
     assert n.NODE_DISPLAY_NAME_MAPPINGS["KSamplerAdvanced"] == "KSampler (Advanced)"
 
 
@@ -58,9 +60,9 @@ def test_advanced_in_two_halves_equals_one_run(fake_model):
 
 
 def test_ksampler_schedule_rules():
-    from runtime.sampling.model_sampling import ModelSamplingDiscrete
+    from runtime.sampling.model_sampling import DiscreteSampling
 
-    model_sampling = ModelSamplingDiscrete()
+    model_sampling = DiscreteSampling()
     full = calculate_sigmas(model_sampling, "normal", 10)
     assert torch.equal(ksampler_sigmas(model_sampling, "euler", "normal", 5, 0.5), full[-6:])
     longer = calculate_sigmas(model_sampling, "normal", 6)
@@ -71,37 +73,37 @@ def test_ksampler_schedule_rules():
 
 def test_custom_sampling_nodes_reproduce_ksampler(fake_model):
     expected = ksampler(fake_model, sampler="dpmpp_2m", scheduler="karras")
-    sampler = n.KSamplerSelect().get_sampler("dpmpp_2m")[0]
-    sigmas = n.BasicScheduler().get_sigmas(fake_model, "karras", 6, 1.0)[0]
-    out, denoised = n.SamplerCustom().sample(fake_model, True, 42, 5.0, cond(0.3), cond(-0.3), sampler, sigmas,
+    sampler = c.KSamplerSelect().get_sampler("dpmpp_2m")[0]
+    sigmas = c.BasicScheduler().get_sigmas(fake_model, "karras", 6, 1.0)[0]
+    out, denoised = c.SamplerCustom().sample(fake_model, True, 42, 5.0, cond(0.3), cond(-0.3), sampler, sigmas,
                                              latent())
     assert torch.allclose(out["samples"], expected["samples"], atol=1e-6)
-    guider = n.CFGGuider().get_guider(fake_model, cond(0.3), cond(-0.3), 5.0)[0]
-    noise = n.RandomNoise().get_noise(42)[0]
-    out2, denoised2 = n.SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent())
+    guider = c.CFGGuider().get_guider(fake_model, cond(0.3), cond(-0.3), 5.0)[0]
+    noise = c.RandomNoise().get_noise(42)[0]
+    out2, denoised2 = c.SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent())
     assert torch.allclose(out2["samples"], expected["samples"], atol=1e-6)
     assert torch.allclose(denoised2["samples"], denoised["samples"], atol=1e-6)
-    high, _ = n.SplitSigmas().get_sigmas(sigmas, 3)  # stop with noise left: output and x0 prediction differ
-    out, denoised = n.SamplerCustom().sample(fake_model, True, 42, 5.0, cond(0.3), cond(-0.3), sampler, high,
+    high, _ = c.SplitSigmas().get_sigmas(sigmas, 3)  # stop with noise left: output and x0 prediction differ
+    out, denoised = c.SamplerCustom().sample(fake_model, True, 42, 5.0, cond(0.3), cond(-0.3), sampler, high,
                                              latent())
     assert not torch.allclose(denoised["samples"], out["samples"], atol=1e-2)
 
 
 def test_split_sigmas_and_explicit_schedulers():
-    sigmas = n.KarrasScheduler().get_sigmas(4, 14.614642, 0.0291675, 7.0)[0]
-    high, low = n.SplitSigmas().get_sigmas(sigmas, 2)
+    sigmas = c.KarrasScheduler().get_sigmas(4, 14.614642, 0.0291675, 7.0)[0]
+    high, low = c.SplitSigmas().get_sigmas(sigmas, 2)
     assert torch.equal(high, sigmas[:3]) and torch.equal(low, sigmas[2:])
-    assert n.ExponentialScheduler().get_sigmas(4, 10.0, 0.1)[0].shape == (5,)
-    assert n.BasicScheduler().get_sigmas(type("M", (), {"model_sampling": None}), "normal", 4, 0.0)[0].numel() == 0
+    assert c.ExponentialScheduler().get_sigmas(4, 10.0, 0.1)[0].shape == (5,)
+    assert c.BasicScheduler().get_sigmas(type("M", (), {"model_sampling": None}), "normal", 4, 0.0)[0].numel() == 0
 
 
 def test_disable_noise_keeps_a_deterministic_start(fake_model):
-    noise = n.DisableNoise().get_noise()[0]
-    guider = n.BasicGuider().get_guider(fake_model, cond(0.3))[0]
+    noise = c.DisableNoise().get_noise()[0]
+    guider = c.BasicGuider().get_guider(fake_model, cond(0.3))[0]
     sigmas = torch.tensor([1.0, 0.5, 0.0])
-    a = n.SamplerCustomAdvanced().sample(noise, guider, n.KSamplerSelect().get_sampler("euler")[0], sigmas,
+    a = c.SamplerCustomAdvanced().sample(noise, guider, c.KSamplerSelect().get_sampler("euler")[0], sigmas,
                                          latent(value=1.0))[0]
-    b = n.SamplerCustomAdvanced().sample(noise, guider, n.KSamplerSelect().get_sampler("euler")[0], sigmas,
+    b = c.SamplerCustomAdvanced().sample(noise, guider, c.KSamplerSelect().get_sampler("euler")[0], sigmas,
                                          latent(value=1.0))[0]
     assert torch.equal(a["samples"], b["samples"])
 
@@ -180,14 +182,14 @@ def test_cfg_pp_samplers_evaluate_the_negative_even_at_cfg_one(fake_model):
 
 
 def test_model_sampling_discrete_patches_a_clone(fake_model):
-    (patched,) = n.ModelSamplingDiscrete().patch(fake_model, "v_prediction", False)
+    (patched,) = m.ModelSamplingDiscrete().patch(fake_model, "v_prediction", False)
     assert patched.model_sampling.prediction_type == "v" and fake_model.model_sampling.prediction_type == "eps"
-    (lcm,) = n.ModelSamplingDiscrete().patch(fake_model, "lcm", True)
+    (lcm,) = m.ModelSamplingDiscrete().patch(fake_model, "lcm", True)
     assert len(lcm.model_sampling.sigmas) == 50 and lcm.model_sampling.zsnr
     out = n.KSampler().sample(lcm, 3, 4, 1.0, "lcm", "sgm_uniform", cond(0.3), cond(-0.3), latent())[0]
     assert bool(torch.isfinite(out["samples"]).all())
     with pytest.raises(ValueError, match="ModelSamplingDiscrete: input 'sampling' must be one of"):
-        n.ModelSamplingDiscrete().patch(fake_model, "img_to_img", False)
+        m.ModelSamplingDiscrete().patch(fake_model, "img_to_img", False)
 
 
 def test_a_noise_mask_fills_inpainting_channels_unless_the_conditioning_has_its_own(fake_model):
@@ -207,9 +209,9 @@ def test_a_noise_mask_fills_inpainting_channels_unless_the_conditioning_has_its_
 
 
 def test_guider_sample_takes_comfyui_arguments_and_calls_back(fake_model):
-    guider = n.CFGGuider().get_guider(fake_model, cond(0.3), cond(-0.3), 2.0)[0]
+    guider = c.CFGGuider().get_guider(fake_model, cond(0.3), cond(-0.3), 2.0)[0]
     seen = []
-    out = guider.sample(torch.randn(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), n.KSamplerSelect().get_sampler("euler")[0],
+    out = guider.sample(torch.randn(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), c.KSamplerSelect().get_sampler("euler")[0],
                         torch.tensor([3.0, 1.0, 0.0]), callback=lambda *args: seen.append(args), disable_pbar=True,
                         seed=4)
     assert out.shape == (1, 4, 8, 8) and [(s[0], s[3]) for s in seen] == [(0, 2), (1, 2)]

@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from runtime.sampling.model_sampling import ModelSamplingDiscrete
+from runtime.sampling.model_sampling import DiscreteSampling
 from runtime.sampling.names import SCHEDULER_NAMES
 from runtime.sampling.schedules import (calculate_sigmas, exponential_sigmas, karras_sigmas, kl_optimal_sigmas,
                                       sdturbo_sigmas)
 
-MS = ModelSamplingDiscrete()
+MS = DiscreteSampling()
 
 
 def test_names_in_comfyui_order_with_simple_first():

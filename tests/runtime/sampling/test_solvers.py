@@ -4,13 +4,13 @@ Euler and DPM++ 2M solvers against diffusers' schedulers given the same sigmas."
 import pytest
 import torch
 
-from runtime.sampling.model_sampling import ModelSamplingDiscrete
+from runtime.sampling.model_sampling import DiscreteSampling
 from runtime.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 from runtime.sampling.samplers import sampler_object
 from runtime.sampling.schedules import calculate_sigmas, karras_sigmas
 from runtime.sampling.solvers import SolverExtras
 
-MS = ModelSamplingDiscrete()
+MS = DiscreteSampling()
 MU, S = 0.5, 0.3  # data ~ N(MU, S²) per element
 
 DETERMINISTIC = ["euler", "euler_cfg_pp", "heun", "heunpp2", "dpm_2", "lms", "dpm_fast", "dpm_adaptive", "dpmpp_2m",

@@ -32,7 +32,7 @@ def _run_both(tiny_checkpoints, sampler, scheduler, scheduler_cls, align_timeste
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     from runtime.sampling.noise import prepare_noise
-    from runtime.sampling.sample import ksampler_sigmas
+    from runtime.sampling.ksampler import ksampler_sigmas
     from nodes.stages.latent import EmptyLatentImage
     from nodes.stages.loaders import CheckpointLoaderSimple
     from nodes.stages.sampling import KSampler

@@ -21,14 +21,16 @@ KSAMPLER_NAMES = [name for name in SAMPLER_NAMES if name not in ("ddim", "uni_pc
 
 
 class KSampler:
-    """The names KSampler offers (`SAMPLERS`, `SCHEDULERS`), and a sampler bound to a model, steps and schedule."""
+    """ComfyUI's `comfy.samplers.KSampler` (not the KSampler node): the names KSampler offers (`SAMPLERS`,
+    `SCHEDULERS`), and a sampler bound to a model, steps and schedule — `runtime.sampling.ksampler` under
+    ComfyUI's names."""
 
     SAMPLERS = SAMPLER_NAMES
     SCHEDULERS = SCHEDULER_NAMES
 
     def __init__(self, model, steps: int, device=None, sampler: str | None = None, scheduler: str | None = None,
                  denoise: float | None = None, model_options: dict | None = None):
-        from runtime.sampling.sample import ksampler_sigmas
+        from runtime.sampling.ksampler import ksampler_sigmas
 
         self.model, self.steps = model, int(steps)
         self.sampler = sampler or SAMPLER_NAMES[0]
@@ -38,12 +40,12 @@ class KSampler:
 
     def sample(self, noise, positive, negative, cfg: float, latent_image=None, start_step=None, last_step=None,
                force_full_denoise=False, denoise_mask=None, sigmas=None, callback=None, disable_pbar=False, seed=None):
-        """Raw samples from raw `latent_image` + `noise` (`runtime.sampling.sample.ksampler_sample`)."""
-        from runtime.sampling.sample import ksampler_sample
+        """Raw samples from raw `latent_image` + `noise` (`runtime.sampling.ksampler.ksampler_from_noise`)."""
+        from runtime.sampling.ksampler import ksampler_from_noise
 
-        return ksampler_sample(self.model, noise, self.steps, cfg, self.sampler, self.scheduler, positive, negative,
-                               latent_image, self.denoise, start_step, last_step, force_full_denoise, denoise_mask,
-                               self.sigmas if sigmas is None else sigmas, callback, seed)
+        return ksampler_from_noise(self.model, noise, self.steps, cfg, self.sampler, self.scheduler, positive,
+                                   negative, latent_image, self.denoise, start_step, last_step, force_full_denoise,
+                                   denoise_mask, self.sigmas if sigmas is None else sigmas, callback, seed)
 
 
 def ksampler(sampler_name: str, extra_options: dict | None = None, inpaint_options: dict | None = None):
