@@ -125,13 +125,16 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("PATH", "HOW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        import runtime
+
+        runtime.configure(devices="cpu")
         print(json.dumps(measure(*args.child)))
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench_sd15.safetensors"
         write_checkpoint(path, args.full)
         size_mb = path.stat().st_size / 2 ** 20
-        env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", DIFFLOOM_DEVICE="cpu")
+        env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
         results = {}
         for how in ("naive", "diffloom"):
             out = subprocess.run([sys.executable, __file__, "--child", str(path), how], env=env, check=True,

@@ -16,6 +16,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", default=None, help="where output nodes save files")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override one input before running (repeatable)")
+    run.add_argument("--cpu", action="store_true", help="run everything on the CPU")
 
     convert = sub.add_parser("convert", help="print the API-format prompt of an editor-format workflow")
     convert.add_argument("workflow", help="path to an editor-format workflow .json file")
@@ -32,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         from diffloom.serve_command import serve
         return serve(args.args)
     if args.command == "run":
-        from diffloom.run_command import run
-        return run(args.workflow, output_dir=args.output_dir, overrides=args.overrides)
+        import runtime
+        from diffloom.run_command import configure_runtime, run
+
+        configure_runtime(cpu=args.cpu)
+        try:
+            return run(args.workflow, output_dir=args.output_dir, overrides=args.overrides)
+        finally:
+            runtime.release()
     from diffloom.run_command import convert
     return convert(args.workflow)

@@ -23,6 +23,8 @@ class ServerConfig:
     user_directory: Path | None = None
     extra_model_paths_config: list[str] = field(default_factory=list)
     cpu: bool = False
+    precision: str = "auto"  # auto | fp32 (--force-fp32) | fp16 (--force-fp16); see runtime.settings
+    reserve_vram_gb: float | None = None  # accelerator memory kept free; None: the runtime's default (1 GB)
     cache_mode: str = "budget"  # budget (diffloom's default) | classic | lru | ram | none; see executor/cache.py
     cache_lru_size: int = 0
     cache_ram_gb: float = 4.0
@@ -75,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user-directory", type=Path)
     p.add_argument("--extra-model-paths-config", action="append", nargs="+", default=[], metavar="PATH")
     p.add_argument("--cpu", action="store_true", help="run everything on the CPU")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--force-fp32", action="store_true", help="run every network in fp32")
+    precision.add_argument("--force-fp16", action="store_true", help="run the networks in fp16 (the VAE never)")
+    p.add_argument("--reserve-vram", type=float, default=None, metavar="GB",
+                   help="accelerator memory kept free for activations (default 1)")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache-classic", action="store_true")
     cache.add_argument("--cache-lru", type=int, metavar="N")
@@ -121,6 +128,8 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         raise SystemExit(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_upload_size <= 0:
         raise SystemExit(f"--max-upload-size must be positive, got {args.max_upload_size}")
+    if args.reserve_vram is not None and args.reserve_vram < 0:
+        raise SystemExit(f"--reserve-vram must be at least 0, got {args.reserve_vram}")
     if (args.tls_keyfile is None) != (args.tls_certfile is None):
         raise SystemExit("--tls-keyfile and --tls-certfile go together: give both to serve HTTPS")
     temp = args.temp_directory / "temp" if args.temp_directory else None
@@ -131,7 +140,8 @@ def parse_config(argv: list[str], environ: dict[str, str] | None = None) -> Serv
         output_directory=args.output_directory, input_directory=args.input_directory,
         temp_directory=temp, user_directory=args.user_directory,
         extra_model_paths_config=[path for group in args.extra_model_paths_config for path in group],
-        cpu=args.cpu, cache_mode=_cache_mode(args), cache_lru_size=args.cache_lru or 0,
+        cpu=args.cpu, precision="fp32" if args.force_fp32 else "fp16" if args.force_fp16 else "auto",
+        reserve_vram_gb=args.reserve_vram, cache_mode=_cache_mode(args), cache_lru_size=args.cache_lru or 0,
         cache_ram_gb=args.cache_ram if args.cache_ram is not None else 4.0,
         preview_method=args.preview_method, preview_size=args.preview_size,
         enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,

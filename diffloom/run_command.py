@@ -78,14 +78,26 @@ def apply_overrides(prompt: dict, overrides: list[str]) -> None:
         prompt[node_id].setdefault("inputs", {})[input_name] = _parse_value(value)
 
 
-def _configure_output(output_dir: str) -> Path:
-    from runtime import paths
+def configure_runtime(cpu: bool = False) -> None:
+    """The runtime's one configuration for `diffloom run`: folders under the working directory, the CPU if asked."""
+    import runtime
 
-    current = paths.default()
-    configured = paths.Paths.create(current.base_dir, input_dir=current.input_dir, output_dir=output_dir,
-                                    temp_dir=current.temp_dir, user_dir=current.user_dir)
-    configured.output_dir.mkdir(parents=True, exist_ok=True)
-    return paths.configure(configured).output_dir
+    runtime.configure(paths=runtime.Paths.create(Path.cwd()), devices="cpu" if cpu else None)
+
+
+def _with_output_folder(output_dir: str | None):
+    """The configured folders with `output_dir` (created) as the output folder while the workflow runs."""
+    import contextlib
+
+    import runtime
+
+    if not output_dir:
+        return contextlib.nullcontext(None)
+    current = runtime.current().paths
+    paths = runtime.Paths.create(current.base_dir, input_dir=current.input_dir, output_dir=output_dir,
+                                 temp_dir=current.temp_dir, user_dir=current.user_dir)
+    paths.output_dir.mkdir(parents=True, exist_ok=True)
+    return runtime.configured(paths=paths)
 
 
 class _ProgressDisplay:
@@ -121,7 +133,7 @@ class _ProgressDisplay:
 
 def _output_files(outputs: dict, output_dir: Path | None) -> list[str]:
     """The files output nodes reported (`images`, `audio`, ... entries with a filename)."""
-    from runtime import paths
+    from runtime.settings import current
 
     found = []
     for entries in outputs.values():
@@ -129,7 +141,7 @@ def _output_files(outputs: dict, output_dir: Path | None) -> list[str]:
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and "filename" in item:
                     try:
-                        root = paths.default().directory_for(item.get("type", "output"))
+                        root = current().paths.directory_for(item.get("type", "output"))
                     except KeyError:
                         root = output_dir or Path.cwd()
                     found.append(str(Path(root) / item.get("subfolder", "") / item["filename"]))
@@ -138,11 +150,17 @@ def _output_files(outputs: dict, output_dir: Path | None) -> list[str]:
 
 def run(workflow: str, output_dir: str | None = None, overrides: list[str] | None = None, registry: Any = None,
         out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run a workflow headless; 0 on success, 1 on an invalid workflow or a node error, 130 when interrupted."""
+    """Run a workflow headless on the configured runtime (`output_dir` replaces its output folder for this run);
+    0 on success, 1 on an invalid workflow or a node error, 130 when interrupted."""
+    with _with_output_folder(output_dir) as settings:
+        return _run(workflow, settings.paths.output_dir if settings else None, overrides, registry,
+                    out or sys.stdout, err or sys.stderr)
+
+
+def _run(workflow: str, resolved_output: Path | None, overrides: list[str] | None, registry: Any, out: TextIO,
+         err: TextIO) -> int:
     from executor.engine import Executor
 
-    out, err = out or sys.stdout, err or sys.stderr
-    resolved_output = _configure_output(output_dir) if output_dir else None
     try:
         registry = _registry(registry)
         prompt, pnginfo = _read(workflow, registry)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import signal
 import time
@@ -14,16 +13,21 @@ from diffloom.config import ServerConfig, parse_config
 log = logging.getLogger("diffloom")
 
 
-def _paths(config: ServerConfig):
-    from runtime import paths as paths_module
+def configure_runtime(config: ServerConfig):
+    """The runtime's one configuration, from the server flags: folders (created), device, precision, memory and the
+    metadata switch. Returns the folders."""
+    import runtime
 
-    paths = paths_module.Paths.create(config.base_directory, input_dir=config.input_directory,
-                                      output_dir=config.output_directory, temp_dir=config.temp_directory,
-                                      user_dir=config.user_directory,
-                                      extra_model_paths=config.extra_model_paths_config)
+    paths = runtime.Paths.create(config.base_directory, input_dir=config.input_directory,
+                                 output_dir=config.output_directory, temp_dir=config.temp_directory,
+                                 user_dir=config.user_directory, extra_model_paths=config.extra_model_paths_config)
     for directory in (paths.input_dir, paths.output_dir, paths.temp_dir, paths.user_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    return paths_module.configure(paths)
+    memory = runtime.Memory() if config.reserve_vram_gb is None else runtime.Memory(
+        reserve_bytes=int(config.reserve_vram_gb * 1024 ** 3))
+    runtime.configure(paths=paths, devices="cpu" if config.cpu else None, precision=config.precision,
+                      memory=memory, metadata=not config.disable_metadata)
+    return paths
 
 
 def _ensure_token(config: ServerConfig) -> None:
@@ -98,16 +102,12 @@ def serve(argv: list[str]) -> int:
     started = time.perf_counter()
     config = parse_config(argv)
     logging.basicConfig(level=config.verbose, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if config.cpu:
-        os.environ["DIFFLOOM_DEVICE"] = "cpu"  # read by runtime.devices when models first load
     _ensure_token(config)
+    import runtime
     from web.server.queue_store import QueueInUse
-    from runtime.imaging import png_metadata
-
-    png_metadata.set_enabled(not config.disable_metadata)
 
     try:
-        paths = _paths(config)
+        paths = configure_runtime(config)
     except (OSError, ValueError) as exc:  # unreadable folders or a bad extra_model_paths.yaml
         print(f"diffloom serve: {exc}")
         return 1
@@ -116,4 +116,6 @@ def serve(argv: list[str]) -> int:
     except (QueueInUse, StartError) as exc:
         print(f"diffloom serve: {exc}")
         return 1
+    finally:
+        runtime.release()
     return 0

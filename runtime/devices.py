@@ -1,33 +1,69 @@
-"""Devices and memory: where networks run, in which dtype, and moving them on and off the accelerator."""
+"""Devices and memory: where networks run, in which dtype, and moving them on and off the accelerator.
+
+Device, precision and the memory kept free come from `runtime.settings.current()` (set by `runtime.configure`).
+torch is imported only when a network is placed, so `offload_all` costs nothing in a process that never loaded one.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 from collections import OrderedDict
 
-import torch
-
-from runtime.weights.meta import tensor_bytes
-from runtime.weights.patches import restore_weights
-
-VRAM_HEADROOM = 1024 ** 3  # kept free for activations when deciding what to offload
+from runtime.settings import current
 
 
-def compute_device() -> torch.device:
-    """CUDA when present (DIFFLOOM_DEVICE=cpu forces the CPU), else the CPU."""
-    wanted = os.environ.get("DIFFLOOM_DEVICE")
-    if wanted:
-        return torch.device(wanted)
+def loaded_torch():
+    """torch if this process imported it already, else None: device questions that can wait for a model to load
+    (stats, emptying caches) never import it themselves."""
+    return sys.modules.get("torch")
+
+
+def device_stats(ram_total: int, ram_free: int) -> list[dict]:
+    """The compute devices as `/system_stats` reports them; the CPU (with RAM figures) until CUDA is in use."""
+    torch = loaded_torch()
+    if torch is not None and torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        free, total = torch.cuda.mem_get_info(index)
+        return [{"name": f"cuda:{index} {torch.cuda.get_device_name(index)}", "type": "cuda", "index": index,
+                 "vram_total": total, "vram_free": free, "torch_vram_total": torch.cuda.memory_reserved(index),
+                 "torch_vram_free": torch.cuda.memory_reserved(index) - torch.cuda.memory_allocated(index)}]
+    return [{"name": "cpu", "type": "cpu", "index": None, "vram_total": ram_total, "vram_free": ram_free,
+             "torch_vram_total": ram_total, "torch_vram_free": ram_free}]
+
+
+def empty_cache() -> None:
+    """Return cached, unused accelerator memory to the driver (nothing to do on the CPU or before torch loads)."""
+    torch = loaded_torch()
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
+    elif torch is not None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
+def compute_device():
+    """The first configured device; without one, CUDA when present, else the CPU."""
+    import torch
+
+    devices = current().devices
+    if devices:
+        return torch.device(devices[0])
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def weight_dtype(device: torch.device, role: str = "unet") -> torch.dtype:
-    """fp32 on the CPU; fp16 for UNet and text encoders on CUDA, bf16 (or fp32) for the VAE, which overflows in fp16."""
-    if device.type != "cuda":
+def weight_dtype(device, role: str = "unet"):
+    """The dtype of a network with `role` ("unet", "clip", "vae") on `device`, by the configured precision: "auto"
+    is fp32 on the CPU and fp16 on CUDA, except the VAE (bf16, or fp32 without bf16), which overflows in fp16."""
+    import torch
+
+    precision = current().precision
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return torch.float32
     if role == "vae":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.float16
+        if precision == "bf16":
+            return torch.bfloat16
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 class DeviceResident:
@@ -36,19 +72,23 @@ class DeviceResident:
     Subclasses list their networks in `_networks()`. Also implements the executor cache protocol.
     """
 
-    def _networks(self) -> list[torch.nn.Module]:
+    def _networks(self) -> list:
         raise NotImplementedError
 
     @property
-    def device(self) -> torch.device:
+    def device(self):
         return next(self._networks()[0].parameters()).device
 
     @property
-    def dtype(self) -> torch.dtype:
+    def dtype(self):
         return next(self._networks()[0].parameters()).dtype
 
-    def load(self, device: torch.device | str | None = None) -> None:
+    def load(self, device=None) -> None:
         """Move the weights to `device` (default: the compute device), offloading others if VRAM is short."""
+        import torch
+
+        from runtime.weights.patches import restore_weights
+
         device = torch.device(device) if device is not None else compute_device()
         if device.type == "cuda":
             _make_room(self, device)
@@ -61,12 +101,16 @@ class DeviceResident:
             _resident.move_to_end(id(self))
 
     def offload(self) -> None:
+        from runtime.weights.patches import restore_weights
+
         for network in self._networks():
             restore_weights(network)  # else the unpatched backups would stay on the accelerator
             network.to("cpu")
         _resident.pop(id(self), None)
 
     def __cache_size__(self) -> tuple[int, int]:
+        from runtime.weights.meta import tensor_bytes
+
         cpu = gpu = 0
         for network in self._networks():
             c, g = tensor_bytes(network)
@@ -77,7 +121,7 @@ class DeviceResident:
         self.offload()
 
 
-def _device_of(network: torch.nn.Module) -> torch.device:
+def _device_of(network):
     return next(network.parameters()).device
 
 
@@ -85,11 +129,16 @@ def _device_of(network: torch.nn.Module) -> torch.device:
 _resident: OrderedDict[int, DeviceResident] = OrderedDict()
 
 
-def _make_room(model: DeviceResident, device: torch.device) -> None:
+def _make_room(model: DeviceResident, device) -> None:
+    import torch
+
+    from runtime.weights.meta import tensor_bytes
+
     needed = sum(tensor_bytes(n)[0] for n in model._networks())
+    reserve = current().memory.reserve_bytes
     for key in list(_resident):
         free, _ = torch.cuda.mem_get_info(device)
-        if free >= needed + VRAM_HEADROOM:
+        if free >= needed + reserve:
             return
         other = _resident[key]
         if other is not model and not _shares_weights(other, model):
@@ -101,6 +150,6 @@ def _shares_weights(a: DeviceResident, b: DeviceResident) -> bool:
 
 
 def offload_all() -> None:
-    """Move every resident network back to the CPU (the `/free` route and interrupts use this)."""
+    """Move every resident network back to the CPU (the `/free` route and `runtime.release` use this)."""
     for model in list(_resident.values()):
         model.offload()

@@ -1,7 +1,7 @@
 """Where files live: model folders (by folder key), input/output/temp/user directories, extra_model_paths.yaml.
 
-One `Paths` object is configured at start-up from the command-line flags and passed down; `default()` returns the
-process-wide one that nodes and the plugin compatibility layer read.
+One `Paths` object is made at start-up from the command-line flags and handed to `runtime.configure`; nodes and the
+plugin compatibility layer read it as `runtime.settings.current().paths`.
 """
 
 from __future__ import annotations
@@ -148,20 +148,3 @@ class Paths:
     def directory_for(self, kind: str) -> Path:
         """The input/output/temp directory named by a /view or upload `type`."""
         return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}[kind]
-
-
-_default: Paths | None = None
-
-
-def default() -> Paths:
-    """The process-wide paths; until configured, rooted at the current directory."""
-    global _default
-    if _default is None:
-        _default = Paths.create(os.environ.get("DIFFLOOM_BASE_DIR", os.getcwd()))
-    return _default
-
-
-def configure(paths: Paths) -> Paths:
-    global _default
-    _default = paths
-    return paths

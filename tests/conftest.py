@@ -30,9 +30,7 @@ def tiny_checkpoints(tmp_path_factory):
 @pytest.fixture
 def tiny_models_paths(tiny_checkpoints):
     """runtime.paths configured to the tiny checkpoints' base directory for one test (restored afterwards)."""
-    from runtime import paths
+    import runtime
 
-    previous = paths._default
-    configured = paths.configure(paths.Paths.create(tiny_checkpoints["base_dir"]))
-    yield configured
-    paths._default = previous
+    with runtime.configured(paths=runtime.Paths.create(tiny_checkpoints["base_dir"])) as settings:
+        yield settings.paths

@@ -21,6 +21,6 @@ CANVAS_EXTENSION = ("diffloom.custom_nodes", Path(__file__).with_name("web"))
 
 def default_roots(paths=None) -> list:
     """The custom_nodes roots: every path of the `custom_nodes` folder key (base dir plus extra_model_paths)."""
-    from runtime import paths as paths_module
+    from runtime.settings import current
 
-    return list((paths or paths_module.default()).folder_dirs("custom_nodes"))
+    return list((paths or current().paths).folder_dirs("custom_nodes"))

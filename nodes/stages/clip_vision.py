@@ -3,7 +3,7 @@ T2I style models. The work is in `runtime.conditioning.clip_vision` and `runtime
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _embedding_dirs, _files, _load_file
+from nodes.inputs import embedding_dirs, load_file, model_files
 
 CROP_MODES = ["center", "none"]
 STRENGTH_TYPES = ["multiply", "attn_bias"]
@@ -14,7 +14,7 @@ class CLIPVisionLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"clip_name": (_files("clip_vision"),)}}
+        return {"required": {"clip_name": (model_files("clip_vision"),)}}
 
     RETURN_TYPES = ("CLIP_VISION",)
     FUNCTION = "load_clip"
@@ -23,7 +23,7 @@ class CLIPVisionLoader:
     def load_clip(self, clip_name):
         from runtime.conditioning.clip_vision import load_clip_vision
 
-        return (_load_file("CLIPVisionLoader", "clip_name", "clip_vision", clip_name, load_clip_vision),)
+        return (load_file("CLIPVisionLoader", "clip_name", "clip_vision", clip_name, load_clip_vision),)
 
 
 class CLIPVisionEncode:
@@ -72,7 +72,7 @@ class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"ckpt_name": (_files("checkpoints"),)}}
+        return {"required": {"ckpt_name": (model_files("checkpoints"),)}}
 
     RETURN_TYPES = ("MODEL", "CLIP", "VAE", "CLIP_VISION")
     FUNCTION = "load_checkpoint"
@@ -81,8 +81,8 @@ class unCLIPCheckpointLoader:  # noqa: N801 - ComfyUI's class name
     def load_checkpoint(self, ckpt_name):
         from runtime.loaders import load_unclip_checkpoint
 
-        return _load_file("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name,
-                          lambda path: load_unclip_checkpoint(path, embedding_dirs=_embedding_dirs()))
+        return load_file("unCLIPCheckpointLoader", "ckpt_name", "checkpoints", ckpt_name,
+                          lambda path: load_unclip_checkpoint(path, embedding_dirs=embedding_dirs()))
 
 
 class StyleModelLoader:
@@ -90,7 +90,7 @@ class StyleModelLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"style_model_name": (_files("style_models"),)}}
+        return {"required": {"style_model_name": (model_files("style_models"),)}}
 
     RETURN_TYPES = ("STYLE_MODEL",)
     FUNCTION = "load_style_model"
@@ -99,7 +99,7 @@ class StyleModelLoader:
     def load_style_model(self, style_model_name):
         from runtime.conditioning.style_model import load_style_model
 
-        return (_load_file("StyleModelLoader", "style_model_name", "style_models", style_model_name,
+        return (load_file("StyleModelLoader", "style_model_name", "style_models", style_model_name,
                            load_style_model),)
 
 

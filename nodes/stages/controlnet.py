@@ -7,7 +7,7 @@ another one chains it after the first, and the sampler sums their residuals.
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _files, _resolve
+from nodes.inputs import model_files, resolve_file
 
 STRENGTH = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.01})
 PERCENT = {"min": 0.0, "max": 1.0, "step": 0.001}
@@ -17,7 +17,7 @@ def _load(node: str, control_net_name: str, base_model=None):
     from runtime.control.controlnet import ControlNet, NotAControlNet, load_controlnet_weights
     from runtime.weights.files import ModelFileError
 
-    path = _resolve(node, "control_net_name", "controlnet", control_net_name)
+    path = resolve_file(node, "control_net_name", "controlnet", control_net_name)
     try:
         weights = load_controlnet_weights(path, base_model)
     except ModelFileError as error:
@@ -48,7 +48,7 @@ class ControlNetLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"control_net_name": (_files("controlnet"),)}}
+        return {"required": {"control_net_name": (model_files("controlnet"),)}}
 
     def load_controlnet(self, control_net_name):
         return (_load("ControlNetLoader", control_net_name),)
@@ -63,7 +63,7 @@ class DiffControlNetLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "control_net_name": (_files("controlnet"),)}}
+        return {"required": {"model": ("MODEL",), "control_net_name": (model_files("controlnet"),)}}
 
     def load_controlnet(self, model, control_net_name):
         control = _load("DiffControlNetLoader", control_net_name, base_model=model)

@@ -4,7 +4,7 @@ The boxes are checked against the image and turned into object tokens when sampl
 from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
-from nodes.stages.loaders import _files, _load_file
+from nodes.inputs import load_file, model_files
 
 
 class GLIGENLoader:
@@ -12,7 +12,7 @@ class GLIGENLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"gligen_name": (_files("gligen"),)}}
+        return {"required": {"gligen_name": (model_files("gligen"),)}}
 
     RETURN_TYPES = ("GLIGEN",)
     FUNCTION = "load_gligen"
@@ -21,7 +21,7 @@ class GLIGENLoader:
     def load_gligen(self, gligen_name):
         from runtime.conditioning.gligen import load_gligen
 
-        return (_load_file("GLIGENLoader", "gligen_name", "gligen", gligen_name, load_gligen),)
+        return (load_file("GLIGENLoader", "gligen_name", "gligen", gligen_name, load_gligen),)
 
 
 def _box(default: int, minimum: int) -> tuple:

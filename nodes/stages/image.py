@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from runtime import paths as node_paths
 from nodes.constants import MAX_RESOLUTION
-from runtime.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
-from runtime.imaging import files
+from nodes.inputs import check_image, combo
+from runtime.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS, files
+from runtime.settings import current
 
 IMAGE, MASK = ("IMAGE",), ("MASK",)
 HIDDEN_METADATA = {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}
@@ -16,18 +16,8 @@ HIDDEN_METADATA = {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}
 PREVIEW_SUFFIX_ALPHABET = "abcdefghijklmnopqrstupvxyz"
 
 
-def combo(options: list[str]) -> tuple:
-    """A new-style combo declaration, as ComfyUI's V3 nodes report theirs in /object_info."""
-    return ("COMBO", {"multiselect": False, "options": list(options)})
-
-
 def _int(default: int, minimum: int, maximum: int = MAX_RESOLUTION, step: int = 1, **extra) -> tuple:
     return ("INT", {"default": default, "min": minimum, "max": maximum, "step": step, **extra})
-
-
-def _check_image(node: str, name: str, image) -> None:
-    if image.dim() != 4:
-        raise ValueError(f"{node}: input '{name}' must be an IMAGE [B,H,W,C], got shape {tuple(image.shape)}")
 
 
 def _validate_image_file(image: str) -> bool | str:
@@ -106,8 +96,8 @@ def save_images(images, filename_prefix: str, folder_kind: str, prompt=None, ext
     from runtime.imaging.pictures import to_pil
     from runtime.imaging.png_metadata import metadata_chunks, save_png
 
-    _check_image(node, "images", images)
-    folder = node_paths.default().directory_for(folder_kind)
+    check_image(node, "images", images)
+    folder = current().paths.directory_for(folder_kind)
     try:
         target = files.save_target(filename_prefix, folder, images.shape[2], images.shape[1])
     except ValueError as error:
@@ -182,7 +172,7 @@ class ImageScale:
     CATEGORY = "image/upscaling"
 
     def upscale(self, image, upscale_method, width, height, crop):
-        _check_image("ImageScale", "image", image)
+        check_image("ImageScale", "image", image)
         if width == 0 and height == 0:
             return (image,)
         if width == 0:
@@ -205,7 +195,7 @@ class ImageScaleBy:
     CATEGORY = "image/upscaling"
 
     def upscale(self, image, upscale_method, scale_by):
-        _check_image("ImageScaleBy", "image", image)
+        check_image("ImageScaleBy", "image", image)
         width, height = round(image.shape[2] * scale_by), round(image.shape[1] * scale_by)
         return (_scale(image, upscale_method, max(1, width), max(1, height)),)
 
@@ -229,7 +219,7 @@ class ImageScaleToTotalPixels:
     def upscale(self, image, upscale_method, megapixels, resolution_steps=1):
         import math
 
-        _check_image("ImageScaleToTotalPixels", "image", image)
+        check_image("ImageScaleToTotalPixels", "image", image)
         scale_by = math.sqrt(megapixels * 1024 * 1024 / (image.shape[2] * image.shape[1]))
         width = round(image.shape[2] * scale_by / resolution_steps) * resolution_steps
         height = round(image.shape[1] * scale_by / resolution_steps) * resolution_steps
@@ -268,8 +258,8 @@ class ImageBatch:
 
         from runtime.imaging.compositing import match_channels
 
-        _check_image("ImageBatch", "image1", image1)
-        _check_image("ImageBatch", "image2", image2)
+        check_image("ImageBatch", "image1", image1)
+        check_image("ImageBatch", "image2", image2)
         channels = max(image1.shape[-1], image2.shape[-1])
         image1, image2 = match_channels(image1, channels), match_channels(image2, channels)
         if image1.shape[1:] != image2.shape[1:]:
@@ -293,7 +283,7 @@ class ImagePadForOutpaint:
     def expand_image(self, image, left, top, right, bottom, feathering):
         from runtime.imaging.compositing import pad_for_outpaint
 
-        _check_image("ImagePadForOutpaint", "image", image)
+        check_image("ImagePadForOutpaint", "image", image)
         return pad_for_outpaint(image, left, top, right, bottom, feathering)
 
 
@@ -313,7 +303,7 @@ class ImageCrop:
     CATEGORY = "image/transform"
 
     def crop(self, image, width, height, x, y):
-        _check_image("ImageCrop", "image", image)
+        check_image("ImageCrop", "image", image)
         x, y = min(x, image.shape[2] - 1), min(y, image.shape[1] - 1)
         return (image[:, y:y + height, x:x + width, :],)
 
@@ -357,8 +347,8 @@ class ImageCompositeMasked:
     def composite(self, destination, source, x, y, resize_source, mask=None):
         from runtime.imaging.compositing import composite, match_channels
 
-        _check_image("ImageCompositeMasked", "destination", destination)
-        _check_image("ImageCompositeMasked", "source", source)
+        check_image("ImageCompositeMasked", "destination", destination)
+        check_image("ImageCompositeMasked", "source", source)
         source = match_channels(source, destination.shape[-1])
         out = composite(destination.movedim(-1, 1), source.movedim(-1, 1), x, y, mask, 1, resize_source)
         return (out.movedim(1, -1),)

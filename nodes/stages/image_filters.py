@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodes.stages.image import _check_image, combo
+from nodes.inputs import check_image, combo
 
 IMAGE = ("IMAGE",)
 CATEGORY = "image/postprocessing"
@@ -37,8 +37,8 @@ class ImageBlend(_Filter):
     def blend_images(self, image1, image2, blend_factor, blend_mode):
         from runtime.imaging.filters import blend
 
-        _check_image("ImageBlend", "image1", image1)
-        _check_image("ImageBlend", "image2", image2)
+        check_image("ImageBlend", "image1", image1)
+        check_image("ImageBlend", "image2", image2)
         return (blend(image1, image2, blend_factor, blend_mode),)
 
 
@@ -55,7 +55,7 @@ class ImageBlur(_Filter):
     def blur(self, image, blur_radius, sigma):
         from runtime.imaging.filters import blur
 
-        _check_image("ImageBlur", "image", image)
+        check_image("ImageBlur", "image", image)
         return (blur(image, blur_radius, sigma),)
 
 
@@ -72,7 +72,7 @@ class ImageSharpen(_Filter):
     def sharpen(self, image, sharpen_radius, sigma, alpha):
         from runtime.imaging.filters import sharpen
 
-        _check_image("ImageSharpen", "image", image)
+        check_image("ImageSharpen", "image", image)
         return (sharpen(image, sharpen_radius, sigma, alpha),)
 
 
@@ -90,7 +90,7 @@ class ImageQuantize(_Filter):
     def quantize(self, image, colors, dither):
         from runtime.imaging.filters import quantize
 
-        _check_image("ImageQuantize", "image", image)
+        check_image("ImageQuantize", "image", image)
         return (quantize(image, colors, dither),)
 
 
@@ -107,7 +107,7 @@ class Morphology(_Filter):
     def process(self, image, operation, kernel_size):
         from runtime.imaging.filters import morphology
 
-        _check_image("Morphology", "image", image)
+        check_image("Morphology", "image", image)
         return (morphology(image, operation, kernel_size),)
 
 

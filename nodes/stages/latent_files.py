@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from runtime import paths as node_paths
+from runtime.settings import current
 from runtime.imaging import files
 
 # Files written before ComfyUI stored raw latents lack this key and hold latents scaled by SD1's factor.
@@ -13,7 +13,7 @@ LEGACY_SCALE = 0.18215
 
 
 def latent_files() -> list[str]:
-    folder = node_paths.default().input_dir
+    folder = current().paths.input_dir
     return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.endswith(".latent")) \
         if folder.is_dir() else []
 
@@ -38,7 +38,7 @@ class SaveLatent:
         from runtime.imaging import png_metadata
 
         try:
-            target = files.save_target(filename_prefix, node_paths.default().output_dir)
+            target = files.save_target(filename_prefix, current().paths.output_dir)
         except ValueError as error:
             raise ValueError(f"SaveLatent: input 'filename_prefix': {error}") from None
         metadata = None

@@ -5,7 +5,7 @@ The heavy lifting is `runtime.loaders`, imported when a node runs, so this modul
 
 from __future__ import annotations
 
-from runtime import paths
+from nodes.inputs import embedding_dirs, load_file, load_named, model_files, resolve_file
 
 CLIP_TYPES = ["stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi", "ltxv", "pixart", "cosmos",
               "lumina2", "wan", "hidream", "chroma", "ace", "omnigen2", "qwen_image", "hunyuan_image", "flux2", "ovis"]
@@ -13,38 +13,6 @@ DUAL_CLIP_TYPES = ["sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_i
                    "kandinsky5", "kandinsky5_image", "ltxv", "newbie"]
 UNET_DTYPES = ["default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"]
 DEVICE_INPUT = {"device": (["default", "cpu"], {"advanced": True})}
-
-
-def _files(key: str) -> list[str]:
-    return paths.default().get_filename_list(key)
-
-
-def _resolve(node: str, input_name: str, key: str, name: str):
-    """The full path of a combo choice, or an error naming the node, the input and the file."""
-    try:
-        return paths.default().get_full_path_or_raise(key, name)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{node}: input '{input_name}': {error}") from error
-
-
-def _embedding_dirs():
-    return paths.default().folder_dirs("embeddings")
-
-
-def _load(node: str, input_name: str, name: str, loader):
-    """Run a loader, prefixing its errors with the node and input (the file is named by the loader)."""
-    from runtime.weights.files import ModelFileError
-
-    try:
-        return loader()
-    except ModelFileError as error:
-        raise ModelFileError(f"{node}: input '{input_name}' ({name}): {error}") from error
-
-
-def _load_file(node: str, input_name: str, key: str, name: str, loader):
-    """Resolve a combo choice in folder `key` and run loader(path), errors named as by `_resolve` and `_load`."""
-    path = _resolve(node, input_name, key, name)
-    return _load(node, input_name, name, lambda: loader(path))
 
 
 def _check_clip_type(node: str, clip_type: str) -> None:
@@ -69,13 +37,13 @@ class CheckpointLoaderSimple:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"ckpt_name": (_files("checkpoints"), {})}}
+        return {"required": {"ckpt_name": (model_files("checkpoints"), {})}}
 
     def load_checkpoint(self, ckpt_name):
         from runtime.loaders import load_checkpoint
 
-        return _load_file("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name,
-                          lambda path: load_checkpoint(path, embedding_dirs=_embedding_dirs()))
+        return load_file("CheckpointLoaderSimple", "ckpt_name", "checkpoints", ckpt_name,
+                          lambda path: load_checkpoint(path, embedding_dirs=embedding_dirs()))
 
 
 class CheckpointLoader:
@@ -89,16 +57,16 @@ class CheckpointLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"config_name": (_files("configs"),), "ckpt_name": (_files("checkpoints"),)}}
+        return {"required": {"config_name": (model_files("configs"),), "ckpt_name": (model_files("checkpoints"),)}}
 
     def load_checkpoint(self, config_name, ckpt_name):
         from runtime.loaders import load_checkpoint
 
-        config_path = _resolve("CheckpointLoader", "config_name", "configs", config_name)
+        config_path = resolve_file("CheckpointLoader", "config_name", "configs", config_name)
         prediction, layer = _yaml_settings(config_path)
-        path = _resolve("CheckpointLoader", "ckpt_name", "checkpoints", ckpt_name)
-        model, clip, vae = _load("CheckpointLoader", "ckpt_name", ckpt_name, lambda: load_checkpoint(
-            path, embedding_dirs=_embedding_dirs(), prediction_type=prediction))
+        path = resolve_file("CheckpointLoader", "ckpt_name", "checkpoints", ckpt_name)
+        model, clip, vae = load_named("CheckpointLoader", "ckpt_name", ckpt_name, lambda: load_checkpoint(
+            path, embedding_dirs=embedding_dirs(), prediction_type=prediction))
         if layer is not None and layer < 0:
             clip.clip_layer(layer)
         return model, clip, vae
@@ -127,13 +95,13 @@ class UNETLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"unet_name": (_files("diffusion_models"),), "weight_dtype": (UNET_DTYPES,)}}
+        return {"required": {"unet_name": (model_files("diffusion_models"),), "weight_dtype": (UNET_DTYPES,)}}
 
     def load_unet(self, unet_name, weight_dtype="default"):
         # fp8 storage is an accelerator memory saving; weights run in the device's compute dtype either way
         from runtime.loaders import load_unet
 
-        return (_load_file("UNETLoader", "unet_name", "diffusion_models", unet_name, load_unet),)
+        return (load_file("UNETLoader", "unet_name", "diffusion_models", unet_name, load_unet),)
 
 
 class CLIPLoader:
@@ -146,15 +114,15 @@ class CLIPLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"clip_name": (_files("text_encoders"),), "type": (CLIP_TYPES,)},
+        return {"required": {"clip_name": (model_files("text_encoders"),), "type": (CLIP_TYPES,)},
                 "optional": dict(DEVICE_INPUT)}
 
     def load_clip(self, clip_name, type="stable_diffusion", device="default"):
         from runtime.loaders import load_text_encoders
 
         _check_clip_type("CLIPLoader", type)
-        return (_load_file("CLIPLoader", "clip_name", "text_encoders", clip_name,
-                           lambda path: load_text_encoders([path], type, _embedding_dirs(), device=device)),)
+        return (load_file("CLIPLoader", "clip_name", "text_encoders", clip_name,
+                           lambda path: load_text_encoders([path], type, embedding_dirs(), device=device)),)
 
 
 class DualCLIPLoader:
@@ -166,7 +134,7 @@ class DualCLIPLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        files = _files("text_encoders")
+        files = model_files("text_encoders")
         return {"required": {"clip_name1": (files,), "clip_name2": (files,), "type": (DUAL_CLIP_TYPES,)},
                 "optional": dict(DEVICE_INPUT)}
 
@@ -174,10 +142,10 @@ class DualCLIPLoader:
         from runtime.loaders import load_text_encoders
 
         _check_clip_type("DualCLIPLoader", type)
-        first = _resolve("DualCLIPLoader", "clip_name1", "text_encoders", clip_name1)
-        second = _resolve("DualCLIPLoader", "clip_name2", "text_encoders", clip_name2)
-        return (_load("DualCLIPLoader", "clip_name1/clip_name2", f"{clip_name1}, {clip_name2}",
-                      lambda: load_text_encoders([first, second], type, _embedding_dirs(), device=device)),)
+        first = resolve_file("DualCLIPLoader", "clip_name1", "text_encoders", clip_name1)
+        second = resolve_file("DualCLIPLoader", "clip_name2", "text_encoders", clip_name2)
+        return (load_named("DualCLIPLoader", "clip_name1/clip_name2", f"{clip_name1}, {clip_name2}",
+                      lambda: load_text_encoders([first, second], type, embedding_dirs(), device=device)),)
 
 
 class VAELoader:
@@ -189,12 +157,12 @@ class VAELoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"vae_name": (_files("vae"),)}}
+        return {"required": {"vae_name": (model_files("vae"),)}}
 
     def load_vae(self, vae_name):
         from runtime.loaders import load_vae
 
-        return (_load_file("VAELoader", "vae_name", "vae", vae_name, load_vae),)
+        return (load_file("VAELoader", "vae_name", "vae", vae_name, load_vae),)
 
 
 class DiffusersLoader:
@@ -206,13 +174,13 @@ class DiffusersLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model_path": (_files("diffusers"),)}}
+        return {"required": {"model_path": (model_files("diffusers"),)}}
 
     def load_checkpoint(self, model_path, output_vae=True, output_clip=True):
         from runtime.loaders import load_diffusers_folder
 
-        return _load_file("DiffusersLoader", "model_path", "diffusers", model_path,
-                          lambda path: load_diffusers_folder(path, embedding_dirs=_embedding_dirs()))
+        return load_file("DiffusersLoader", "model_path", "diffusers", model_path,
+                          lambda path: load_diffusers_folder(path, embedding_dirs=embedding_dirs()))
 
 
 NODE_CLASS_MAPPINGS = {

@@ -5,7 +5,7 @@ The runtime is `runtime.lora.patches`, imported when a node runs, so this module
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _files, _load_file
+from nodes.inputs import load_file, model_files
 
 STRENGTH = ("FLOAT", {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01})
 
@@ -14,7 +14,7 @@ def _apply(node: str, lora_name: str, model, clip, strength_model: float, streng
     """Load (cached) and apply a LoRA; errors name the node, the input and the file."""
     from runtime.lora.patches import apply_lora, load_lora
 
-    return _load_file(node, "lora_name", "loras", lora_name,
+    return load_file(node, "lora_name", "loras", lora_name,
                       lambda path: apply_lora(load_lora(path), model, clip, strength_model, strength_clip))
 
 
@@ -30,7 +30,7 @@ class LoraLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL", {}), "clip": ("CLIP", {}), "lora_name": (_files("loras"), {}),
+        return {"required": {"model": ("MODEL", {}), "clip": ("CLIP", {}), "lora_name": (model_files("loras"), {}),
                              "strength_model": STRENGTH, "strength_clip": STRENGTH}}
 
     def load_lora(self, model, clip, lora_name, strength_model, strength_clip):
@@ -48,7 +48,7 @@ class LoraLoaderModelOnly:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "lora_name": (_files("loras"),), "strength_model": STRENGTH}}
+        return {"required": {"model": ("MODEL",), "lora_name": (model_files("loras"),), "strength_model": STRENGTH}}
 
     def load_lora_model_only(self, model, lora_name, strength_model):
         if strength_model == 0:

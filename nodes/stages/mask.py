@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
 from runtime.imaging import MASK_OPERATIONS
-from nodes.stages.image import HIDDEN_METADATA, combo, preview_prefix, save_images
+from nodes.inputs import combo
+from nodes.stages.image import HIDDEN_METADATA, preview_prefix, save_images
 
 MASK, IMAGE = ("MASK",), ("IMAGE",)
 MASK_MODULE = "comfy_extras.nodes_mask"  # where ComfyUI's (V3) mask nodes report they come from

@@ -3,7 +3,7 @@ The networks and the tiling live in `runtime.upscale.models`."""
 
 from __future__ import annotations
 
-from nodes.stages.loaders import _files, _load_file
+from nodes.inputs import load_file, model_files
 
 
 class UpscaleModelLoader:
@@ -14,7 +14,7 @@ class UpscaleModelLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model_name": ("COMBO", {"multiselect": False, "options": _files("upscale_models")})}}
+        return {"required": {"model_name": ("COMBO", {"multiselect": False, "options": model_files("upscale_models")})}}
 
     RETURN_TYPES = ("UPSCALE_MODEL",)
     FUNCTION = "load_model"
@@ -23,7 +23,7 @@ class UpscaleModelLoader:
     def load_model(self, model_name):
         from runtime.upscale.models import load_upscale_model
 
-        return (_load_file("UpscaleModelLoader", "model_name", "upscale_models", model_name, load_upscale_model),)
+        return (load_file("UpscaleModelLoader", "model_name", "upscale_models", model_name, load_upscale_model),)
 
 
 class ImageUpscaleWithModel:

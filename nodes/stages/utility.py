@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nodes.constants import MAX_RESOLUTION
 from runtime.imaging import CROP_METHODS, IMAGE_UPSCALE_METHODS
-from nodes.stages.image import _check_image
+from nodes.inputs import check_image
 
 LATENT = ("LATENT",)
 MATCH_TYPE = "COMFY_MATCHTYPE_V3"
@@ -123,7 +123,7 @@ class ImageFromBatch:
     CATEGORY = "image/batch"
 
     def frombatch(self, image, batch_index, length):
-        _check_image("ImageFromBatch", "image", image)
+        check_image("ImageFromBatch", "image", image)
         start = min(image.shape[0] - 1, batch_index)
         return (image[start:start + length].clone(),)
 
@@ -254,7 +254,7 @@ class SaveImageWebsocket:
         from executor import progress
         from runtime.imaging.pictures import to_pil
 
-        _check_image("SaveImageWebsocket", "images", images)
+        check_image("SaveImageWebsocket", "images", images)
         total = images.shape[0]
         for step, image in enumerate(images):
             # max_size None: the server sends the picture as it is, not resized like a sampler preview

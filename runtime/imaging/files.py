@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime import paths as node_paths
+from runtime.settings import current
 
 _ANNOTATIONS = {" [input]": "input", " [output]": "output", " [temp]": "temp"}
 _EXTRA_IMAGE_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".jxl": "image/jxl"}
@@ -26,7 +26,7 @@ def is_image_name(name: str) -> bool:
 
 def input_files(images_only: bool) -> list[str]:
     """Sorted names of the files directly in the input directory (optionally only images)."""
-    folder = node_paths.default().input_dir
+    folder = current().paths.input_dir
     if not folder.is_dir():
         return []
     names = [entry.name for entry in os.scandir(folder) if entry.is_file()]
@@ -43,7 +43,7 @@ def annotated_path(name: str, default_kind: str = "input") -> Path:
         if name.endswith(suffix):
             name, kind = name[:-len(suffix)], annotated_kind
             break
-    root = node_paths.default().directory_for(kind)
+    root = current().paths.directory_for(kind)
     path = (root / name).resolve()
     if os.path.commonpath([root.resolve(), path]) != str(root.resolve()):
         raise ValueError(f"image name {name!r} points outside the {kind} directory")

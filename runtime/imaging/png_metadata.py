@@ -12,18 +12,14 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from runtime.settings import current
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_enabled = True
-
-
-def set_enabled(enabled: bool) -> None:
-    """Process-wide switch for writing metadata; `diffloom serve --disable-metadata` turns it off at start-up."""
-    global _enabled
-    _enabled = bool(enabled)
 
 
 def is_enabled() -> bool:
-    return _enabled
+    """Whether saved files carry metadata (`runtime.configure(metadata=…)`; `--disable-metadata` turns it off)."""
+    return current().metadata
 
 
 def metadata_chunks(prompt: Any = None, extra_pnginfo: dict | None = None) -> dict[str, str]:
@@ -32,7 +28,7 @@ def metadata_chunks(prompt: Any = None, extra_pnginfo: dict | None = None) -> di
     Empty when metadata writing is switched off.
     """
     chunks: dict[str, str] = {}
-    if not _enabled:
+    if not is_enabled():
         return chunks
     if prompt is not None:
         chunks["prompt"] = json.dumps(prompt)

@@ -2,7 +2,7 @@
 
 A LoRA file names modules, not parameters; the tables here map each accepted module name to the module path in
 our diffusers UNet or transformers text encoder (the parameter is that path + `.weight` or `.bias`). The UNet
-table is built from `convert_unet.unet_key_map`, so kohya's original-layout names (`lora_unet_input_blocks_1_1_…`)
+table is built from `unet_keys.unet_key_map`, so kohya's original-layout names (`lora_unet_input_blocks_1_1_…`)
 and its diffusers-layout names (`lora_unet_down_blocks_0_attentions_0_…`) reach the same weight.
 """
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from runtime.settings import on_release
 from runtime.weights.files import ModelFileError, load_state_dict
 from runtime.lora.keys import clip_names, unet_names
 from runtime.weights.patches import WeightPatch
@@ -206,6 +207,7 @@ class LoraFile:
 
 
 _files: OrderedDict[tuple, LoraFile] = OrderedDict()
+on_release(_files.clear)  # runtime.release() lets go of the parsed files
 
 
 def parse_lora(state_dict: dict[str, torch.Tensor], path: Path) -> LoraFile:

@@ -63,7 +63,7 @@ class TextEncoder(DeviceResident):
         return other
 
     def add_patches(self, slot: str, patches: list[WeightPatch]) -> None:
-        """Add weight patches to encoder `slot` of this wrapper only; keys are canonical names (convert_clip),
+        """Add weight patches to encoder `slot` of this wrapper only; keys are canonical names (text/clip_keys),
         e.g. `encoder.layers.0.self_attn.q_proj.weight`, whatever the transformers class prefixes them with."""
         model = self._slot(slot).model
         prefix = "text_model." if hasattr(model, "text_model") else ""

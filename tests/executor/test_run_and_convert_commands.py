@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from diffloom.run_command import convert, run
-from runtime import paths
+import runtime
 from tests.executor import testnodes
 
 
@@ -21,9 +21,8 @@ class Registry:
 
 @pytest.fixture(autouse=True)
 def keep_paths():
-    before = paths.default()
-    yield
-    paths.configure(before)
+    with runtime.configured():
+        yield
 
 
 def write(tmp_path, data, name="wf.json"):

@@ -346,10 +346,10 @@ class SaveText:
     OUTPUT_NODE = True
 
     def run(self, value, filename_prefix):
-        from runtime import paths
+        from runtime.settings import current
 
         name = f"{filename_prefix}_{value}.txt"
-        (paths.default().output_dir / name).write_text(str(value))
+        (current().paths.output_dir / name).write_text(str(value))
         return {"ui": {"texts": [{"filename": name, "subfolder": "", "type": "output"}]}}
 
 

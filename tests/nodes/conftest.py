@@ -2,15 +2,17 @@
 
 import pytest
 
-from runtime import paths as node_paths
+import runtime
 
 
 @pytest.fixture
 def folders(tmp_path):
-    """Point runtime.paths.default() at a fresh base directory for one test."""
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
+    """Point the runtime's folders at a fresh base directory for one test."""
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)) as settings:
+        yield _make_folders(settings.paths)
+
+
+def _make_folders(paths):
     for folder in (paths.input_dir, paths.output_dir, paths.temp_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    yield paths
-    node_paths._default = previous
+    return paths

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import paths as paths_module
+import runtime
 from nodes.plugins import PluginManager, PluginServer, compat_import
 from nodes.registry import NodeRegistry
 
@@ -27,11 +27,9 @@ class CoreNode:
 @pytest.fixture
 def base_dir(tmp_path):
     """A configured base directory (models/, input/, output/, custom_nodes/), restored afterwards."""
-    previous = paths_module._default
-    paths_module.configure(paths_module.Paths.create(tmp_path))
-    (tmp_path / "custom_nodes").mkdir()
-    yield tmp_path
-    paths_module._default = previous
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)):
+        (tmp_path / "custom_nodes").mkdir()
+        yield tmp_path
 
 
 @pytest.fixture

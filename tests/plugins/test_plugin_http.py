@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from plugin_sources import node_class
 
 from diffloom.config import ServerConfig
-from runtime import paths as paths_module
+from runtime.settings import current
 from web.server.app import create_app
 
 PACK = Path(__file__).parent / "packs" / "comfy_style"
@@ -22,7 +22,7 @@ async def serve(base_dir, custom_nodes, registry):
 
     async def start(**overrides) -> TestClient:
         config = ServerConfig(base_directory=base_dir, **overrides)
-        paths = paths_module.default()
+        paths = current().paths
         for directory in (paths.input_dir, paths.output_dir, paths.temp_dir, paths.user_dir):
             directory.mkdir(parents=True, exist_ok=True)
         registry.with_plugins([custom_nodes], disable_all=config.disable_all_custom_nodes,

@@ -53,9 +53,9 @@ def test_file_uses_kohya_names(trained):
 
 
 @pytest.mark.slow
-def test_lora_loader_matches_every_key_and_reproduces_the_trained_output(trained, monkeypatch, caplog):
+def test_lora_loader_matches_every_key_and_reproduces_the_trained_output(trained, caplog):
     from runtime.loaders import load_checkpoint
-    from runtime import paths
+    import runtime
     from nodes.stages import lora as stage
 
     base_path, path, _, _, (latents, timestep, expected) = trained
@@ -65,14 +65,14 @@ def test_lora_loader_matches_every_key_and_reproduces_the_trained_output(trained
             assert (kind, name) == ("loras", path.name)
             return path
 
-    monkeypatch.setattr(paths, "default", Folders)
-    model, clip, _ = load_checkpoint(base_path, output_vae=False)
-    with caplog.at_level(logging.WARNING):
-        patched_model, patched_clip = stage.LoraLoader().load_lora(model, clip, path.name, 1.0, 1.0)
-    assert "not loaded" not in caplog.text
-    with torch.no_grad():
-        context = patched_clip.encode(CAPTION)[0][0].float()
-        got = patched_model.unet_forward(latents, timestep, context.expand(2, -1, -1), {})
-        plain = model.unet_forward(latents, timestep, clip.encode(CAPTION)[0][0].float().expand(2, -1, -1), {})
-    torch.testing.assert_close(got.float(), expected, atol=1e-3, rtol=1e-3)
-    assert (plain.float() - expected).abs().max() > 1e-2  # the LoRA changed the output
+    with runtime.configured(paths=Folders()):
+        model, clip, _ = load_checkpoint(base_path, output_vae=False)
+        with caplog.at_level(logging.WARNING):
+            patched_model, patched_clip = stage.LoraLoader().load_lora(model, clip, path.name, 1.0, 1.0)
+        assert "not loaded" not in caplog.text
+        with torch.no_grad():
+            context = patched_clip.encode(CAPTION)[0][0].float()
+            got = patched_model.unet_forward(latents, timestep, context.expand(2, -1, -1), {})
+            plain = model.unet_forward(latents, timestep, clip.encode(CAPTION)[0][0].float().expand(2, -1, -1), {})
+        torch.testing.assert_close(got.float(), expected, atol=1e-3, rtol=1e-3)
+        assert (plain.float() - expected).abs().max() > 1e-2  # the LoRA changed the output

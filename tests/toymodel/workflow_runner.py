@@ -22,16 +22,18 @@ SHIPPED = {
 
 class WorkflowRunner:
     def __init__(self, scratch: Path):
+        import contextlib
+
+        import runtime
         from executor.engine import Executor
-        from runtime import paths
         from nodes.registry import NodeRegistry
 
         self.require("checkpoint")
         self.input_dir, self.output_dir = scratch / "input", scratch / "output"
         shutil.copytree(ROOT / "input", self.input_dir)
-        self._before = paths.default()
-        paths.configure(paths.Paths.create(ROOT, input_dir=self.input_dir, output_dir=self.output_dir,
-                                           temp_dir=scratch / "temp"))
+        self._folders = contextlib.ExitStack()
+        self._folders.enter_context(runtime.configured(paths=runtime.Paths.create(
+            ROOT, input_dir=self.input_dir, output_dir=self.output_dir, temp_dir=scratch / "temp")))
         self.classes = NodeRegistry.builtin().classes
         self.executor = Executor(self.classes)  # one executor: its cache keeps the loaded models between runs
         self._runs = 0
@@ -41,9 +43,7 @@ class WorkflowRunner:
         assert SHIPPED[name].is_file(), f"the toy {name} ships at {SHIPPED[name]}"
 
     def close(self) -> None:
-        from runtime import paths
-
-        paths.configure(self._before)
+        self._folders.close()
 
     def prompt(self, workflow: str) -> "Prompt":
         from executor.convert import editor_to_api

@@ -74,12 +74,10 @@ def tiny_models(tmp_path_factory):
 
 @pytest.fixture
 def base_dir(tmp_path):
-    from runtime import paths as node_paths
+    import runtime
 
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
-    yield paths
-    node_paths._default = previous
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)) as settings:
+        yield settings.paths
 
 
 def provide_files(workflow: dict, paths, tiny_models) -> None:

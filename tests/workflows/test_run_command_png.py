@@ -6,7 +6,7 @@ import json
 import pytest
 
 from diffloom.run_command import run
-from runtime import paths
+import runtime
 from runtime.imaging.png_metadata import read_text_chunks
 
 EDITOR = {"last_node_id": 2, "last_link_id": 1, "version": 0.4, "links": [[1, 1, 0, 2, 0, "IMAGE"]], "nodes": [
@@ -18,9 +18,8 @@ EDITOR = {"last_node_id": 2, "last_link_id": 1, "version": 0.4, "links": [[1, 1,
 
 @pytest.fixture(autouse=True)
 def keep_paths():
-    before = paths.default()
-    yield
-    paths.configure(before)
+    with runtime.configured():
+        yield
 
 
 @pytest.mark.parametrize("wrapped", [False, True])

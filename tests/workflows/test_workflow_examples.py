@@ -121,10 +121,15 @@ def placeholder_files(tmp_path):
     """A base directory holding (empty) files under every placeholder name."""
     from PIL import Image
 
-    from runtime import paths as node_paths
+    import runtime
 
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path))
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)) as settings:
+        yield _write_placeholders(settings.paths)
+
+
+def _write_placeholders(paths):
+    from PIL import Image
+
     for folder, key in (("checkpoints", "ckpt_name"), ("loras", "lora_name"), ("controlnet", "control_net_name")):
         (paths.models_dir / folder).mkdir(parents=True, exist_ok=True)
         for name in PLACEHOLDERS[key]:
@@ -132,8 +137,7 @@ def placeholder_files(tmp_path):
     paths.input_dir.mkdir(parents=True)
     for name in PLACEHOLDERS["image"]:
         Image.new("RGBA", (64, 64)).save(paths.input_dir / name)
-    yield paths
-    node_paths._default = previous
+    return paths
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

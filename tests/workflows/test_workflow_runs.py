@@ -22,12 +22,15 @@ CHECKPOINTS = {"toy.safetensors": "sd1", "toy_sdxl.safetensors": "sdxl",
 def example_files(tmp_path_factory):
     """A base directory with tiny checkpoints and a LoRA under the placeholder names and the two input pictures;
     also yields the tiny SD1 checkpoint (for a ControlNet made on demand)."""
-    from runtime import paths as node_paths
+    import runtime
     from tests.tiny_models import write_tiny
 
-    previous = node_paths._default
+    with runtime.configured(paths=runtime.Paths.create(tmp_path_factory.mktemp("examples"))) as settings:
+        yield _write_examples(settings.paths, write_tiny)
+
+
+def _write_examples(paths, write_tiny):
     sd1 = None
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path_factory.mktemp("examples")))
     for name, family in CHECKPOINTS.items():
         tiny = write_tiny(family, paths.models_dir / "checkpoints", name=name)
         if name == "toy.safetensors":
@@ -40,8 +43,7 @@ def example_files(tmp_path_factory):
     Image.fromarray(picture[..., :3]).save(paths.input_dir / "toy_silhouette.png")
     picture[16:48, 16:48, 3] = 0  # the transparent square is what gets repainted
     Image.fromarray(picture).save(paths.input_dir / "inpaint_example.png")
-    yield paths, sd1
-    node_paths._default = previous
+    return paths, sd1
 
 
 def shrink(prompt: dict) -> None:

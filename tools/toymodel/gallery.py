@@ -23,30 +23,26 @@ GAP = 4
 def run_workflows(names: list[str]) -> list[np.ndarray]:
     from PIL import Image
 
+    import runtime
     from executor.convert import editor_to_api
     from executor.engine import Executor
-    from runtime import paths
     from nodes.registry import NodeRegistry
 
-    with tempfile.TemporaryDirectory() as scratch:
-        before = paths.default()
-        paths.configure(paths.Paths.create(ROOT, output_dir=scratch, temp_dir=scratch))
-        try:
-            classes = NodeRegistry.builtin().classes
-            executor = Executor(classes)
-            pictures = []
-            for name in names:
-                prompt = editor_to_api(json.loads((ROOT / "workflows" / f"{name}.json").read_text()), classes)
-                result = executor.execute(prompt, name)
-                if not result.success:
-                    raise RuntimeError(f"{name}: {result.error}")
-                saved = [entry for ui in result.outputs.values() for entry in ui.get("images", [])
-                         if entry["type"] == "output"]
-                with Image.open(Path(scratch) / saved[0]["subfolder"] / saved[0]["filename"]) as picture:
-                    pictures.append(np.asarray(picture.convert("RGB")))
-            return pictures
-        finally:
-            paths.configure(before)
+    with tempfile.TemporaryDirectory() as scratch, runtime.configured(
+            paths=runtime.Paths.create(ROOT, output_dir=scratch, temp_dir=scratch)):
+        classes = NodeRegistry.builtin().classes
+        executor = Executor(classes)
+        pictures = []
+        for name in names:
+            prompt = editor_to_api(json.loads((ROOT / "workflows" / f"{name}.json").read_text()), classes)
+            result = executor.execute(prompt, name)
+            if not result.success:
+                raise RuntimeError(f"{name}: {result.error}")
+            saved = [entry for ui in result.outputs.values() for entry in ui.get("images", [])
+                     if entry["type"] == "output"]
+            with Image.open(Path(scratch) / saved[0]["subfolder"] / saved[0]["filename"]) as picture:
+                pictures.append(np.asarray(picture.convert("RGB")))
+        return pictures
 
 
 def strip(pictures: list[np.ndarray]) -> np.ndarray:

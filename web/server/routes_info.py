@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 import diffloom
+from runtime.devices import device_stats
 from web.server.errors import BadRequest, expect, read_json_object
 from web.server.files import confined, file_response
 from web.server.state import state_of
@@ -45,19 +46,6 @@ def _memory() -> tuple[int, int]:
         return total, total
 
 
-def _devices(ram_total: int, ram_free: int) -> list[dict]:
-    """The compute devices; torch is asked only if something already imported it (never imported just for this)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        index = torch.cuda.current_device()
-        free, total = torch.cuda.mem_get_info(index)
-        return [{"name": f"cuda:{index} {torch.cuda.get_device_name(index)}", "type": "cuda", "index": index,
-                 "vram_total": total, "vram_free": free, "torch_vram_total": torch.cuda.memory_reserved(index),
-                 "torch_vram_free": torch.cuda.memory_reserved(index) - torch.cuda.memory_allocated(index)}]
-    return [{"name": "cpu", "type": "cpu", "index": None, "vram_total": ram_total, "vram_free": ram_free,
-             "torch_vram_total": ram_total, "torch_vram_free": ram_free}]
-
-
 def _package_version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -74,7 +62,7 @@ async def system_stats(request: web.Request) -> web.Response:
                    "installed_templates_version": None, "required_templates_version": None,
                    "python_version": sys.version, "pytorch_version": _package_version("torch"),
                    "embedded_python": False, "argv": sys.argv, "platform": platform.platform()},
-        "devices": _devices(total, free)})
+        "devices": device_stats(total, free)})
 
 
 @routes.get("/features")

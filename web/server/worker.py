@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
 import threading
 import time
 import traceback
@@ -143,10 +142,9 @@ class QueueWorker:
         self._free = {"unload_models": False, "free_memory": False}
         if free and self._executor is not None:
             self._executor.cache.clear()
-        devices = sys.modules.get("runtime.devices")  # only if models were ever loaded
-        offload_all = getattr(devices, "offload_all", None)
-        if offload_all is not None:
-            offload_all()
+        import runtime
+
+        runtime.offload_models()  # imports no torch in a process that never loaded a model
 
 
 def _crash_message(prompt_id: str, exc: Exception) -> dict:

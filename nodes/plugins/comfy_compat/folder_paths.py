@@ -1,4 +1,5 @@
-"""ComfyUI's `folder_paths` for custom nodes, backed by the process-wide `runtime.paths.default()`.
+"""ComfyUI's `folder_paths` for custom nodes, backed by the folders `runtime.configure` was given
+(`runtime.settings.current().paths`).
 
 Module attributes (`models_dir`, `folder_names_and_paths`, the directories) are computed on access, so they follow
 the paths the server was configured with; `folder_names_and_paths` is a live view plugins may add folders to.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping, MutableSequence, MutableSet
 from pathlib import Path
 
-from runtime import paths as _paths_module
+from runtime.settings import current as _current_settings
 from runtime.imaging.files import annotated_path, annotated_path_exists, save_target, substitute_variables
 from runtime.paths import LEGACY_KEYS, WEIGHT_EXTENSIONS
 from nodes.plugins.compat_import import missing_symbol
@@ -25,7 +26,7 @@ ANNOTATION_SUFFIXES = (" [input]", " [output]", " [temp]")
 
 
 def _paths():
-    return _paths_module.default()
+    return _current_settings().paths
 
 
 def map_legacy(folder_name: str) -> str:
@@ -93,7 +94,7 @@ class _ExtensionSet(MutableSet):
 
 
 class _FolderTable(MutableMapping):
-    """`folder_names_and_paths`: folder key -> ([paths], {extensions}), live on runtime.paths.default()."""
+    """`folder_names_and_paths`: folder key -> ([paths], {extensions}), live on the configured folders."""
 
     def __getitem__(self, key):
         key = map_legacy(key)

@@ -28,13 +28,11 @@ class FixedStyle:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from runtime import paths as node_paths
+    import runtime
 
-    previous = node_paths._default
-    paths = node_paths.configure(node_paths.Paths.create(tmp_path_factory.mktemp("style_bias")))
-    write_tiny_sd1(paths.models_dir / "checkpoints", "sd1.safetensors")
-    model, clip, _ = CheckpointLoaderSimple().load_checkpoint("sd1.safetensors")
-    node_paths._default = previous
+    with runtime.configured(paths=runtime.Paths.create(tmp_path_factory.mktemp("style_bias"))) as settings:
+        write_tiny_sd1(settings.paths.models_dir / "checkpoints", "sd1.safetensors")
+        model, clip, _ = CheckpointLoaderSimple().load_checkpoint("sd1.safetensors")
     g = torch.Generator().manual_seed(3)
     text = torch.randn(1, 77, L_WIDTH, generator=g)
     # large style tokens so that they dominate the attention unless the bias holds them back

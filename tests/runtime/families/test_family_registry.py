@@ -49,11 +49,10 @@ def dummy_files(tmp_path_factory):
 
 @pytest.fixture
 def dummy_paths(dummy_files):
-    from runtime import paths
+    import runtime
 
-    previous = paths._default
-    yield paths.configure(paths.Paths.create(dummy_files["base"]))
-    paths._default = previous
+    with runtime.configured(paths=runtime.Paths.create(dummy_files["base"])) as settings:
+        yield settings.paths
 
 
 def test_a_family_module_in_the_test_tree_loads_through_checkpoint_loader_simple(dummy_family, dummy_files,

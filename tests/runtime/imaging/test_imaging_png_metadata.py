@@ -41,11 +41,8 @@ def test_no_metadata_and_not_png(tmp_path):
 
 
 def test_metadata_can_be_switched_off():
-    from runtime.imaging import png_metadata
+    import runtime
 
-    png_metadata.set_enabled(False)
-    try:
+    with runtime.configured(metadata=False):
         assert metadata_chunks({"1": {}}, {"workflow": {}}) == {}
-    finally:
-        png_metadata.set_enabled(True)
     assert set(metadata_chunks({"1": {}}, {"workflow": {}})) == {"prompt", "workflow"}

@@ -3,15 +3,15 @@
 import torch
 from diffusers import AutoencoderKL
 
-from runtime.vae import autoencoder as detect
+from runtime.vae import autoencoder
 from runtime.vae.keys import diffusers_vae_to_original
 from runtime.weights import shapes as shape_table
 
 
 def test_published_vaes_keep_32_groups_and_narrow_ones_4_channels_per_group():
-    assert detect.vae_norm_groups(128) == 32
-    assert detect.vae_norm_groups(32) == 32  # the test suite's tiny VAEs: one channel per group
-    assert detect.vae_norm_groups(16) == 4
+    assert autoencoder.vae_norm_groups(128) == 32
+    assert autoencoder.vae_norm_groups(32) == 32  # the test suite's tiny VAEs: one channel per group
+    assert autoencoder.vae_norm_groups(16) == 4
 
 
 def test_a_narrow_vae_config_comes_back_from_its_shapes():
@@ -20,6 +20,6 @@ def test_a_narrow_vae_config_comes_back_from_its_shapes():
                         up_block_types=["UpDecoderBlock2D"] * 2, norm_num_groups=4, latent_channels=4)
     weights = {k: v[..., None, None] if v.ndim == 2 and ".mid_block.attentions." in k else v
                for k, v in vae.state_dict().items()}
-    config = detect.vae_config_from_shapes(shape_table.shapes_of(diffusers_vae_to_original(weights)), "")
+    config = autoencoder.vae_config_from_shapes(shape_table.shapes_of(diffusers_vae_to_original(weights)), "")
     assert config["norm_num_groups"] == 4 and list(config["block_out_channels"]) == [16, 32]
     AutoencoderKL(**config)  # builds: 16 channels divide into 4 groups

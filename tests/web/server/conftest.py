@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from diffloom.config import ServerConfig
 from executor import progress
-from runtime import paths as paths_module
+import runtime
+from runtime.settings import current, install
 from nodes.registry import NodeRegistry
 from web.server.app import create_app
 
@@ -75,7 +76,7 @@ class SaveNumber:
     def save(self, value, filename_prefix):
         from PIL import Image
 
-        out = paths_module.default().output_dir
+        out = current().paths.output_dir
         out.mkdir(parents=True, exist_ok=True)
         name = f"{filename_prefix}_{value}.png"
         Image.new("RGB", (4, 4), (value % 256, 0, 0)).save(out / name)
@@ -159,11 +160,11 @@ def registry() -> NodeRegistry:
 async def make_server(tmp_path, registry):
     """`await make_server(**config)` → an aiohttp TestClient talking to a real server on 127.0.0.1."""
     clients: list[TestClient] = []
-    previous = paths_module._default
+    previous = current()
 
     async def start(**overrides) -> TestClient:
         config = ServerConfig(base_directory=tmp_path, **overrides)
-        paths = paths_module.configure(paths_module.Paths.create(tmp_path))
+        paths = runtime.configure(paths=runtime.Paths.create(tmp_path)).paths
         for directory in (paths.input_dir, paths.output_dir, paths.temp_dir, paths.user_dir):
             directory.mkdir(parents=True, exist_ok=True)
         client = TestClient(TestServer(create_app(config, registry, paths), host="127.0.0.1"))
@@ -174,7 +175,7 @@ async def make_server(tmp_path, registry):
     yield start
     for client in clients:
         await client.close()
-    paths_module._default = previous
+    install(previous)
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import sys
 CHECK = """
 import sys
 from diffloom.config import parse_config
-from runtime import paths
+import runtime
 from web.server.app import create_app
 from web.server.plugins import load_node_registry
 
 config = parse_config(["--base-directory", sys.argv[1]])
 registry = load_node_registry(config)
-create_app(config, registry, paths.configure(paths.Paths.create(sys.argv[1])))
+create_app(config, registry, runtime.configure(paths=runtime.Paths.create(sys.argv[1])).paths)
 registry.object_info()
 print(sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules))
 """

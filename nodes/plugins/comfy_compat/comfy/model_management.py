@@ -30,15 +30,10 @@ def throw_exception_if_processing_interrupted() -> None:
 
 
 def soft_empty_cache(force: bool = False) -> None:
-    """Return cached, unused accelerator memory to the driver (nothing to do on CPU)."""
-    import sys
+    """Return cached, unused accelerator memory to the driver (`runtime.devices.empty_cache`)."""
+    from runtime.devices import empty_cache
 
-    torch = sys.modules.get("torch")  # never import torch just to empty a cache nobody filled
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.ipc_collect()
-    elif torch is not None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        torch.mps.empty_cache()
+    empty_cache()
 
 
 def __getattr__(name: str):
