@@ -65,6 +65,13 @@ def no_extras(model, options: dict, latent_shape) -> dict:
     return {}
 
 
+def autoencoder_kl(weights: dict, dtype, what: str):
+    """The SD-style VAE (diffusers `AutoencoderKL`, any latent width) from original or diffusers-layout weights."""
+    from runtime.vae.autoencoder import build_vae
+
+    return build_vae(weights, dtype, what)
+
+
 @dataclass(frozen=True)
 class Family:
     """A model family. `match(shapes, prefix)` returns the network config derived from the file's tensor shapes
@@ -77,7 +84,8 @@ class Family:
     `extra_conds(model, options, latent_shape)` the network extras of one conditioning entry beyond what every
     model adds (inpainting channels, attention biases). `latent_format` is the format for the latent channel count
     it names; files with another count keep its scale but get no preview factors. `clip_types` are the
-    `CLIPLoader`/`DualCLIPLoader` type values whose text encoders make this family's CLIP. `compatible` names
+    `CLIPLoader`/`DualCLIPLoader` type values whose text encoders make this family's CLIP. The VAE of a single
+    file sits under `vae_prefix` and is built by `build_vae(weights, dtype, what)`. `compatible` names
     families whose add-ons (ControlNets) fit this one's network too.
     """
 
@@ -91,6 +99,7 @@ class Family:
     text_encoders: tuple[TextEncoderSlot, ...]
     extra_conds: Callable[[Any, dict, Any], dict] = no_extras
     vae_prefix: str = "first_stage_model."
+    build_vae: Callable[[dict, Any, str], Any] = autoencoder_kl
     clip_types: tuple[str, ...] = ()
     compatible: frozenset[str] = field(default_factory=frozenset)
     priority: int = 0

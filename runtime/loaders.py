@@ -69,7 +69,8 @@ def checkpoint_from_state_dict(state_dict: dict, path: Path, *, output_clip: boo
     if output_vae and info.vae_prefix is None:
         log.warning("%s: no VAE weights (%s*) in the checkpoint; its VAE output is None", path, info.spec.vae_prefix)
     elif output_vae:
-        vae = build_vae(strip_prefix(state_dict, info.vae_prefix), weight_dtype(device, "vae"), f"{path} (VAE)")
+        vae = info.spec.build_vae(strip_prefix(state_dict, info.vae_prefix), weight_dtype(device, "vae"),
+                                  f"{path} (VAE)")
     if output_clip and not info.text_encoders:
         log.warning("%s: no text encoder weights in the checkpoint; its CLIP output is None", path)
     elif output_clip:
