@@ -1,4 +1,5 @@
-"""Conditioning nodes (spec §8.3): combine, average, concat, areas, masks, zero-out and timestep ranges.
+"""Conditioning nodes (spec §8.3): combine, average, concat, areas, masks, zero-out and timestep ranges, and the
+`guidance` option of guidance-distilled models (FluxGuidance, FluxDisableGuidance; families.md §0.8).
 
 A CONDITIONING is a list of `[cond [1, T, D], options]` entries; every node returns new lists with copied option
 dicts, so the conditioning seen by other branches of the graph never changes.
@@ -209,9 +210,45 @@ class ConditioningSetTimestepRange:
         return (_with_options(conditioning, {"start_percent": start, "end_percent": end}),)
 
 
+class _FluxGuidanceNode:
+    """Shared declaration: ComfyUI's `comfy_extras.nodes_flux` (V3) nodes that edit a CONDITIONING."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_flux"
+    OBJECT_INFO_V3 = True
+    RETURN_TYPES = CONDITIONING
+    FUNCTION = "append"
+    CATEGORY = "model/conditioning/flux"
+
+
+class FluxGuidance(_FluxGuidanceNode):
+    """Set the distilled guidance scale a guidance-distilled model (Flux dev) embeds: option `guidance`."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": ("CONDITIONING", {}),
+                             "guidance": ("FLOAT", {"default": 3.5, "min": 0.0, "max": 100.0, "step": 0.1})}}
+
+    def append(self, conditioning, guidance):
+        return (_with_options(conditioning, {"guidance": guidance}),)
+
+
+class FluxDisableGuidance(_FluxGuidanceNode):
+    """Set option `guidance` to None: the model gets no guidance embedding at all."""
+
+    DESCRIPTION = "This node completely disables the guidance embed on Flux and Flux like models"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": ("CONDITIONING", {})}}
+
+    def append(self, conditioning):
+        return (_with_options(conditioning, {"guidance": None}),)
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
     ConditioningCombine, ConditioningAverage, ConditioningConcat, ConditioningSetArea, ConditioningSetAreaPercentage,
-    ConditioningSetAreaStrength, ConditioningSetMask, ConditioningZeroOut, ConditioningSetTimestepRange)}
+    ConditioningSetAreaStrength, ConditioningSetMask, ConditioningZeroOut, ConditioningSetTimestepRange,
+    FluxGuidance, FluxDisableGuidance)}
 # ConditioningAverage has none: ComfyUI's display-name key for it ends in a space, so its class name is shown
 NODE_DISPLAY_NAME_MAPPINGS = {
     "ConditioningCombine": "Conditioning (Combine)",

@@ -45,15 +45,15 @@ def _sampler(name: str, **options):
 
 def _run_custom(node: str, guider, noise, sampler, sigmas, latent: dict) -> tuple[dict, dict]:
     """SamplerCustom(Advanced): sample with `guider`; returns (output, denoised_output) LATENT dicts."""
-    from runtime.sampling.sample import fix_empty_latent_channels, sample
+    from runtime.sampling.sample import fix_empty_latent_channels, sample, sampled_latent
 
     check_latent(node, latent)
     latent = dict(latent)
     latent["samples"] = fix_empty_latent_channels(latent["samples"], guider.model.latent_format.channels)
     samples, x0 = sample(guider, noise.generate_noise(latent), latent["samples"], sampler, sigmas,
                          latent.get("noise_mask"), noise.seed)
-    out = {**latent, "samples": samples}
-    return out, ({**latent, "samples": x0} if x0 is not None else out)
+    out = sampled_latent(latent, samples)
+    return out, (sampled_latent(latent, x0) if x0 is not None else out)
 
 
 # Node declarations below are data (exempt from the no-repeated-block habit).

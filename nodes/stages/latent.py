@@ -1,6 +1,7 @@
 """Latent nodes (spec §8.4): empty latents, resizing, batching, compositing, blending and noise masks.
 
-A LATENT is a dict with `samples` `[B,C,h,w]` in raw VAE space, optional `noise_mask` and `batch_index`; nodes
+A LATENT is a dict with `samples` `[B,C,h,w]` in raw VAE space, optional `noise_mask` and `batch_index` (and
+`downscale_ratio_spacial`, written by EmptySD3LatentImage and dropped by the samplers; families.md §0.3); nodes
 return a shallow copy so the input dict seen by other branches never changes.
 """
 
@@ -347,9 +348,32 @@ class LatentCrop:
         return (out,)
 
 
+class EmptySD3LatentImage:
+    """Zeros of shape [batch_size, 16, height // 8, width // 8]: the empty latent of SD3, Flux and most DiT
+    families."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_sd3"
+    OBJECT_INFO_V3 = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"width": _pixels(1024, 16, step=16), "height": _pixels(1024, 16, step=16),
+                             "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096})}}
+
+    RETURN_TYPES = LATENT
+    FUNCTION = "generate"
+    CATEGORY = "model/latent/stable diffusion"
+
+    def generate(self, width, height, batch_size=1):
+        import torch
+
+        samples = torch.zeros([batch_size, 16, height // DOWNSCALE, width // DOWNSCALE])
+        return ({"samples": samples, "downscale_ratio_spacial": DOWNSCALE},)
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (
-    EmptyLatentImage, LatentUpscale, LatentUpscaleBy, LatentFromBatch, RepeatLatentBatch, LatentComposite,
-    LatentBlend, SetLatentNoiseMask, LatentCompositeMasked, LatentRotate, LatentFlip, LatentCrop)}
+    EmptyLatentImage, EmptySD3LatentImage, LatentUpscale, LatentUpscaleBy, LatentFromBatch, RepeatLatentBatch,
+    LatentComposite, LatentBlend, SetLatentNoiseMask, LatentCompositeMasked, LatentRotate, LatentFlip, LatentCrop)}
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "EmptyLatentImage": "Empty Latent Image",

@@ -13,7 +13,7 @@ import torch
 
 from runtime.sampling.guidance import Guider
 from runtime.sampling.noise import SeededNoise, ZeroNoise
-from runtime.sampling.sample import fix_empty_latent_channels, sample
+from runtime.sampling.sample import fix_empty_latent_channels, sample, sampled_latent
 from runtime.sampling.samplers import sampler_object
 from runtime.sampling.schedules import calculate_sigmas
 
@@ -26,14 +26,12 @@ def ksampler_from_seed(model, seed: int, steps: int, cfg: float, sampler_name: s
                        start_step: int | None = None, last_step: int | None = None,
                        force_full_denoise: bool = False) -> dict:
     """The KSampler and KSamplerAdvanced nodes: noise from `seed` (none with `disable_noise`) for the LATENT, then
-    `ksampler_from_noise`; returns a copy of `latent` with the sampled `samples`."""
+    `ksampler_from_noise`; returns a copy of `latent` with the sampled `samples` (`sampled_latent`)."""
     samples = fix_empty_latent_channels(latent["samples"], model.latent_format.channels)
     noise = (ZeroNoise() if disable_noise else SeededNoise(seed)).generate_noise({**latent, "samples": samples})
-    out = dict(latent)
-    out["samples"] = ksampler_from_noise(model, noise, steps, cfg, sampler_name, scheduler, positive, negative,
-                                         samples, denoise, start_step, last_step, force_full_denoise,
-                                         latent.get("noise_mask"), seed=seed)
-    return out
+    return sampled_latent(latent, ksampler_from_noise(model, noise, steps, cfg, sampler_name, scheduler, positive,
+                                                      negative, samples, denoise, start_step, last_step,
+                                                      force_full_denoise, latent.get("noise_mask"), seed=seed))
 
 
 def ksampler_from_noise(model, noise: torch.Tensor, steps: int, cfg: float, sampler_name: str, scheduler: str,

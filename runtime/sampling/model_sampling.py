@@ -1,5 +1,9 @@
-"""Model sampling of discrete-time models (SD1.x/SD2.x/SDXL, LCM): the sigma table, sigma<->timestep, eps/v/x0
-denoising and the initial noise scaling (spec §7.2). A MODEL carries one as `model.model_sampling`."""
+"""Model sampling: the sigma table, sigma<->timestep, how the network's output becomes a denoised latent and the
+initial noise scaling (spec §7.2; families.md §0.2). A MODEL carries one as `model.model_sampling`.
+
+`DiscreteSampling` (and LCM's `DistilledDiscreteSampling`) serve discrete-time models (SD1.x/SD2.x/SDXL: eps, v,
+x0, lcm); `FlowSampling` (ComfyUI's discrete flow, SD3/AuraFlow/…) and `FluxSampling` (the Flux exp-shift schedule)
+serve rectified-flow models, whose prediction type is "flow" (ComfyUI's CONST)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import math
 import torch
 
 PREDICTION_TYPES = ("eps", "v", "x0", "lcm")
+FLOW = "flow"  # the prediction type of rectified-flow models: the network predicts the velocity noise − clean
 LCM_SIGMA_DATA, LCM_TIMESTEP_SCALE = 0.5, 10.0  # the consistency-model boundary condition of LCM
 
 
@@ -154,3 +159,117 @@ class DistilledDiscreteSampling(DiscreteSampling):
     def sigma(self, timestep: torch.Tensor | float) -> torch.Tensor:
         timestep = torch.as_tensor(timestep)
         return super().sigma((timestep.float() - (self.skip_steps - 1)) / self.skip_steps).to(timestep.device)
+
+
+def time_snr_shift(shift: float, t):
+    """SD3's timestep shift (Esser et al. 2024, eq. 23): t ↦ shift·t / (1 + (shift − 1)·t); a float or tensor."""
+    if shift == 1.0:
+        return t
+    return shift * t / (1 + (shift - 1) * t)
+
+
+def flux_time_shift(mu: float, t):
+    """Flux's exponential shift of t ∈ (0, 1]: e^μ / (e^μ + (1/t − 1)); a float or tensor."""
+    return math.exp(mu) / (math.exp(mu) + (1 / t - 1) ** 1.0)
+
+
+class FlowPrediction:
+    """What every rectified-flow model sampling shares (ComfyUI's CONST): x_σ = σ·noise + (1 − σ)·clean, the network
+    sees x unscaled and predicts the velocity v = noise − clean, so clean = x − σ·v. Subclasses set `sigmas` (the
+    increasing table) and define `shifted(u)`: the sigma at the fraction u ∈ (0, 1] of the noise axis."""
+
+    prediction_type = FLOW
+    sigmas: torch.Tensor
+
+    def shifted(self, u):
+        raise NotImplementedError
+
+    @property
+    def num_timesteps(self) -> int:
+        return len(self.sigmas)
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.sigmas[0])
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.sigmas[-1])
+
+    def percent_to_sigma(self, percent: float) -> float:
+        """Sigma at a fraction of the sampling process: 1.0 at the start (p ≤ 0), 0 at the end (p ≥ 1)."""
+        if percent <= 0.0:
+            return 1.0
+        if percent >= 1.0:
+            return 0.0
+        return float(self.shifted(1.0 - percent))
+
+    def calculate_input(self, sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def calculate_denoised(self, sigma: torch.Tensor | float, model_output: torch.Tensor,
+                           x: torch.Tensor) -> torch.Tensor:
+        return x - model_output * DiscreteSampling._per_sample(sigma, model_output)
+
+    def noise_scaling(self, sigma, noise: torch.Tensor, latent: torch.Tensor,
+                      max_denoise: bool = False) -> torch.Tensor:
+        """The latent noised to σ: σ·noise + (1 − σ)·latent (pure noise at σ = 1, whatever `max_denoise` says)."""
+        sigma = DiscreteSampling._per_sample(sigma, noise) if torch.is_tensor(sigma) else sigma
+        return sigma * noise + (1.0 - sigma) * latent
+
+    def inverse_noise_scaling(self, sigma: float, latent: torch.Tensor) -> torch.Tensor:
+        return latent / (1.0 - sigma)
+
+    def is_max_denoise(self, first_sigma: float) -> bool:
+        return math.isclose(first_sigma, self.sigma_max, rel_tol=1e-05) or first_sigma > self.sigma_max
+
+
+class FlowSampling(FlowPrediction):
+    """ComfyUI's discrete flow (SD3, AuraFlow, …): 1000 sigmas σ(tᵢ) = time_snr_shift(shift, tᵢ/multiplier) for
+    tᵢ = i/1000·multiplier, i = 1…1000; the network's timestep is σ·multiplier."""
+
+    def __init__(self, shift: float = 1.0, multiplier: float = 1000.0, timesteps: int = 1000):
+        self.shift, self.multiplier = shift, multiplier
+        # ComfyUI's float32 arithmetic, in its order, so tables and schedules match to the bit
+        self.sigmas = self.sigma((torch.arange(1, timesteps + 1, 1) / timesteps) * multiplier)
+
+    def __repr__(self) -> str:
+        return f"FlowSampling(shift={self.shift}, multiplier={self.multiplier}, timesteps={self.num_timesteps})"
+
+    def shifted(self, u):
+        return time_snr_shift(self.shift, u)
+
+    def timestep(self, sigma: torch.Tensor | float) -> torch.Tensor:
+        return torch.as_tensor(sigma, dtype=torch.float32) * self.multiplier
+
+    def sigma(self, timestep: torch.Tensor | float) -> torch.Tensor:
+        return self.shifted(torch.as_tensor(timestep).float() / self.multiplier)
+
+
+class FluxSampling(FlowPrediction):
+    """The Flux schedule: 10000 sigmas σ(t) = e^μ / (e^μ + (1/t − 1)) for t = i/10000, μ = `shift`; the network's
+    timestep is σ itself (Flux networks multiply by 1000 when embedding it)."""
+
+    def __init__(self, shift: float = 1.15, timesteps: int = 10000):
+        self.shift = shift
+        self.sigmas = self.sigma(torch.arange(1, timesteps + 1, 1) / timesteps)
+
+    def __repr__(self) -> str:
+        return f"FluxSampling(shift={self.shift}, timesteps={self.num_timesteps})"
+
+    def shifted(self, u):
+        return flux_time_shift(self.shift, u)
+
+    def timestep(self, sigma: torch.Tensor | float) -> torch.Tensor:
+        return torch.as_tensor(sigma, dtype=torch.float32)
+
+    def sigma(self, timestep: torch.Tensor | float) -> torch.Tensor:
+        return self.shifted(torch.as_tensor(timestep).float())
+
+
+def flux_mu(width: int, height: int, max_shift: float = 1.15, base_shift: float = 0.5) -> float:
+    """ModelSamplingFlux's μ for a picture: linear in its token count N = width·height/256 (a 2×2-patched /8
+    latent), base_shift at 256 tokens and max_shift at 4096."""
+    tokens = width * height / (8 * 8 * 2 * 2)
+    slope = (max_shift - base_shift) / (4096 - 256)
+    return tokens * slope + (base_shift - slope * 256)

@@ -19,6 +19,18 @@ from runtime.sampling.samplers import Sampler
 from runtime.sampling.solvers import SolverExtras
 
 
+# what empty-latent nodes (EmptySD3LatentImage, …) record about their latent's scale; a sampler's output drops them
+LATENT_RATIO_KEYS = ("downscale_ratio_spacial", "downscale_ratio_temporal")
+
+
+def sampled_latent(latent: dict, samples: torch.Tensor) -> dict:
+    """A sampling node's output LATENT: a copy of its input with `samples` replaced and the empty-latent ratio keys
+    removed, as in ComfyUI."""
+    out = {key: value for key, value in latent.items() if key not in LATENT_RATIO_KEYS}
+    out["samples"] = samples
+    return out
+
+
 def fix_empty_latent_channels(latent: torch.Tensor, channels: int) -> torch.Tensor:
     """An all-zero latent with the wrong channel count (e.g. from EmptyLatentImage) is widened to the model's."""
     if latent.shape[1] != channels and torch.count_nonzero(latent) == 0:
@@ -38,14 +50,16 @@ def reshape_mask(mask: torch.Tensor, shape) -> torch.Tensor:
 
 
 class _InpaintDenoiser:
-    """Keeps the unmasked region on the original latent: re-noised to σ on the way in, clean on the way out."""
+    """Keeps the unmasked region on the original latent: re-noised to σ (the model sampling's way) on the way in,
+    clean on the way out."""
 
-    def __init__(self, denoiser, mask: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor):
+    def __init__(self, denoiser, mask: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor, model_sampling):
         self.denoiser, self.mask, self.latent, self.noise = denoiser, mask, latent, noise
+        self.model_sampling = model_sampling
 
     def __call__(self, x, sigma):
         keep = 1.0 - self.mask
-        x = x * self.mask + (self.latent + self.noise * sigma) * keep
+        x = x * self.mask + self.model_sampling.noise_scaling(sigma, self.noise, self.latent, False) * keep
         return self.denoiser(x, sigma) * self.mask + self.latent * keep
 
 
@@ -97,7 +111,7 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
         if sampler.random_inpaint_noise:
             generator = torch.Generator(device="cpu").manual_seed((41 if seed is None else int(seed)) + 1)
             inpaint_noise = torch.randn(noise.shape, generator=generator).to(device, noise.dtype)
-        denoiser = _InpaintDenoiser(denoiser, mask, latent, inpaint_noise)
+        denoiser = _InpaintDenoiser(denoiser, mask, latent, inpaint_noise, ms)
 
     total = len(sigmas) - 1
     last_x0 = {}
@@ -111,7 +125,8 @@ def sample(guider, noise: torch.Tensor, latent: torch.Tensor, sampler: Sampler, 
     x = ms.noise_scaling(float(sigmas[0]), noise, latent, ms.is_max_denoise(float(sigmas[0])))
     try:
         with torch.no_grad():
-            extras = SolverExtras(seed=seed, callback=on_step, uncond_source=lambda: guider.last_uncond)
+            extras = SolverExtras(seed=seed, callback=on_step, uncond_source=lambda: guider.last_uncond,
+                                  model_sampling=ms)
             x = sampler(denoiser, x, sigmas, extras)
     finally:
         for control in controls:

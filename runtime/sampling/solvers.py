@@ -1,15 +1,19 @@
 """Samplers: one function per solver, `(denoiser, x, sigmas, extra) -> x`, in the k-diffusion formulation.
 
 `denoiser(x, sigma)` returns the predicted clean latent for the noisy `x` at noise level `sigma` (a 0-d tensor);
-`sigmas` is the decreasing noise schedule; `extra` carries the seed (for stochastic samplers) and the per-step
-callback. x is in "variance exploding" space: x = clean + sigma·noise. Read top to bottom, this is the algorithm.
+`sigmas` is the decreasing noise schedule; `extra` carries the seed (for stochastic samplers), the per-step
+callback and the model's sampling object. x is in "variance exploding" space (x = clean + sigma·noise), or, for
+rectified-flow models (`extra.flow`, ComfyUI's CONST), x = (1 − σ)·clean + σ·noise. Deterministic solvers treat both
+alike, as ComfyUI does; the ancestral and SDE solvers follow ComfyUI's flow variants there: the rectified-flow
+ancestral step (`ancestral_step_rf`) and steps in half-log-SNR λ = log(α/σ) with α = 1 − σ. Read top to bottom,
+this is the algorithm.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -26,6 +30,24 @@ class SolverExtras:
     callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None  # (step, x, denoised)
     # CFG++ samplers: the unconditional prediction of the latest denoiser call (set up by the sampling run)
     uncond_source: Callable[[], torch.Tensor] | None = None
+    # the MODEL's model sampling; a rectified-flow one (prediction type "flow") changes the stochastic steps
+    model_sampling: Any = None
+
+    @property
+    def flow(self) -> bool:
+        return getattr(self.model_sampling, "prediction_type", None) == "flow"
+
+    def renoise(self, sigma, noise: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """`x` noised to `sigma` the model's way: x + σ·noise, or σ·noise + (1 − σ)·x for flow models."""
+        return sigma * noise + (1.0 - sigma) * x if self.flow else x + sigma * noise
+
+    def snr_sigmas(self, sigmas: torch.Tensor) -> torch.Tensor:
+        """The schedule for solvers stepping in λ: a flow schedule starting at σ ≥ 1 (λ = −∞) starts a hair lower,
+        at the model's sigma for 0.01% of the process, as in ComfyUI."""
+        if self.flow and len(sigmas) > 1 and sigmas[0] >= 1:
+            sigmas = sigmas.clone()
+            sigmas[0] = self.model_sampling.percent_to_sigma(1e-4)
+        return sigmas
 
     def uncond(self) -> torch.Tensor:
         if self.uncond_source is None:
@@ -59,6 +81,16 @@ def ancestral_step(sigma, sigma_next, eta=1.0):
     return (sigma_next ** 2 - sigma_up ** 2) ** 0.5, sigma_up
 
 
+def ancestral_step_rf(sigma, sigma_next, eta=1.0):
+    """The rectified-flow ancestral split of σ → σ_next (ComfyUI's RF samplers): step down to
+    σ_down = σ_next·(1 + (σ_next/σ − 1)·η), then scale by α_next/α_down (α = 1 − σ) and add noise of size σ_up, so
+    the result has noise level σ_next. Returns (σ_down, α_next/α_down, σ_up)."""
+    sigma_down = sigma_next * (1 + (sigma_next / sigma - 1) * eta)
+    alpha_next, alpha_down = 1 - sigma_next, 1 - sigma_down
+    sigma_up = (sigma_next ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5
+    return sigma_down, alpha_next / alpha_down, sigma_up
+
+
 def t_of(sigma):
     """Log-SNR "time" of DPM-Solver: t = −ln σ."""
     return sigma.log().neg()
@@ -66,6 +98,28 @@ def t_of(sigma):
 
 def sigma_of(t):
     return t.neg().exp()
+
+
+def half_log_snr(sigma, flow: bool):
+    """λ = log(α/σ): −ln σ (α = 1), or log((1 − σ)/σ) for rectified flow."""
+    return sigma.logit().neg() if flow else sigma.log().neg()
+
+
+def sigma_of_half_log_snr(lam, flow: bool):
+    return lam.neg().sigmoid() if flow else lam.neg().exp()
+
+
+def alpha_of(sigma, flow: bool):
+    """The scale α of the clean latent in x at σ: 1, or 1 − σ for rectified flow."""
+    return 1 - sigma if flow else 1.0
+
+
+def rf_midpoint_sigma(sigma, sigma_down):
+    """The second-order RF samplers' intermediate σ: halfway from σ to σ_down in λ (just below 1 when σ = 1)."""
+    if sigma == 1.0:
+        return sigma.new_tensor(0.9999)
+    lam = half_log_snr(sigma, True)
+    return sigma_of_half_log_snr(lam + (half_log_snr(sigma_down, True) - lam) / 2, True)
 
 
 # --- first-order and Heun family -------------------------------------------------------------------------------
@@ -81,6 +135,8 @@ def euler(denoiser, x, sigmas, extra):
 
 def euler_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
     """Ancestral Euler (Song et al. 2021 / k-diffusion): Euler down to σ_down, then fresh noise of size σ_up."""
+    if extra.flow:
+        return euler_ancestral_rf(denoiser, x, sigmas, extra, eta, s_noise)
     noise = extra.noise(x)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
@@ -91,6 +147,24 @@ def euler_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
         else:
             x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
             x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def euler_ancestral_rf(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
+    """Ancestral Euler for rectified flow (ComfyUI's RF variant): Euler down to σ_down, then back up to σ_next by
+    rescaling and fresh noise (`ancestral_step_rf`)."""
+    noise = extra.noise(x)
+    for i in range(len(sigmas) - 1):
+        denoised = denoiser(x, sigmas[i])
+        extra.step_done(i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = denoised
+            continue
+        sigma_down, rescale, sigma_up = ancestral_step_rf(sigmas[i], sigmas[i + 1], eta)
+        ratio = sigma_down / sigmas[i]
+        x = ratio * x + (1 - ratio) * denoised
+        if eta > 0:
+            x = rescale * x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -154,11 +228,16 @@ def dpm_2(denoiser, x, sigmas, extra):
 
 
 def dpm_2_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
-    """Ancestral DPM-Solver-2: the midpoint step down to σ_down, then fresh noise of size σ_up."""
+    """Ancestral DPM-Solver-2: the midpoint step down to σ_down, then fresh noise of size σ_up (for rectified
+    flow: ComfyUI's RF split, `ancestral_step_rf`, rescaling before the noise)."""
     noise = extra.noise(x)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        rescale = 1.0
+        if extra.flow:
+            sigma_down, rescale, sigma_up = ancestral_step_rf(sigmas[i], sigmas[i + 1], eta)
+        else:
+            sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         extra.step_done(i, x, denoised)
         d = to_d(x, sigmas[i], denoised)
         if sigma_down == 0:
@@ -167,7 +246,7 @@ def dpm_2_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
         sigma_mid = _midpoint_sigma(sigmas[i], sigma_down)
         x_2 = x + d * (sigma_mid - sigmas[i])
         x = x + to_d(x_2, sigma_mid, denoiser(x_2, sigma_mid)) * (sigma_down - sigmas[i])
-        x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+        x = rescale * x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -464,6 +543,8 @@ def dpm_adaptive(denoiser, x, sigmas, extra, order=3, rtol=0.05, atol=0.0078, h_
 
 def dpmpp_2s_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
     """Ancestral DPM-Solver++(2S) (Lu et al. 2022b): a single-step second-order update to σ_down, then noise."""
+    if extra.flow:
+        return dpmpp_2s_ancestral_rf(denoiser, x, sigmas, extra, eta, s_noise)
     noise = extra.noise(x)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
@@ -483,31 +564,58 @@ def dpmpp_2s_ancestral(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
     return x
 
 
+def dpmpp_2s_ancestral_rf(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0):
+    """Ancestral DPM-Solver++(2S) for rectified flow (ComfyUI's RF variant): a midpoint (in λ) step down to σ_down,
+    then back up to σ_next by rescaling and fresh noise (`ancestral_step_rf`)."""
+    noise = extra.noise(x)
+    for i in range(len(sigmas) - 1):
+        denoised = denoiser(x, sigmas[i])
+        sigma_down, rescale, sigma_up = ancestral_step_rf(sigmas[i], sigmas[i + 1], eta)
+        extra.step_done(i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
+        else:
+            sigma_s = rf_midpoint_sigma(sigmas[i], sigma_down)
+            ratio = sigma_s / sigmas[i]
+            denoised_2 = denoiser(ratio * x + (1 - ratio) * denoised, sigma_s)
+            ratio = sigma_down / sigmas[i]
+            x = ratio * x + (1 - ratio) * denoised_2
+        if sigmas[i + 1] > 0 and eta > 0:
+            x = rescale * x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
 def dpmpp_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, r=0.5, cpu_tree=True):
-    """DPM-Solver++ SDE (Lu et al. 2022b, stochastic single-step, midpoint r = 1/2) with Brownian-tree noise."""
+    """DPM-Solver++ SDE (Lu et al. 2022b, stochastic single-step, midpoint r = 1/2) with Brownian-tree noise, in
+    half-log-SNR λ (α = 1 − σ for rectified flow)."""
     if len(sigmas) <= 1:
         return x
     noise = extra.brownian(x, sigmas, cpu=cpu_tree)
+    flow, fac = extra.flow, 1 / (2 * r)
+    sigmas = extra.snr_sigmas(sigmas)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
         extra.step_done(i, x, denoised)
         if sigmas[i + 1] == 0:
-            x = x + to_d(x, sigmas[i], denoised) * (sigmas[i + 1] - sigmas[i])
+            x = denoised
             continue
-        t, t_next = t_of(sigmas[i]), t_of(sigmas[i + 1])
-        h = t_next - t
-        s = t + h * r
-        fac = 1 / (2 * r)
-        sigma_down, sigma_up = ancestral_step(sigma_of(t), sigma_of(s), eta)
-        s_ = t_of(sigma_down)
-        x_2 = (sigma_of(s_) / sigma_of(t)) * x - (t - s_).expm1() * denoised
-        x_2 = x_2 + noise(sigma_of(t), sigma_of(s)) * s_noise * sigma_up
-        denoised_2 = denoiser(x_2, sigma_of(s))
-        sigma_down, sigma_up = ancestral_step(sigma_of(t), sigma_of(t_next), eta)
-        t_next_ = t_of(sigma_down)
+        lam, lam_next = half_log_snr(sigmas[i], flow), half_log_snr(sigmas[i + 1], flow)
+        lam_mid = lam + r * (lam_next - lam)
+        sigma_mid = sigma_of_half_log_snr(lam_mid, flow)
+        alpha, alpha_mid, alpha_next = (alpha_of(s, flow) for s in (sigmas[i], sigma_mid, sigmas[i + 1]))
+        # the ancestral split acts on σ/α = e^−λ
+        sigma_down, sigma_up = ancestral_step(sigma_of(lam), sigma_of(lam_mid), eta)
+        h = t_of(sigma_down) - lam
+        x_2 = (alpha_mid / alpha) * (-h).exp() * x - alpha_mid * (-h).expm1() * denoised
+        if eta > 0 and s_noise > 0:
+            x_2 = x_2 + alpha_mid * noise(sigmas[i], sigma_mid) * s_noise * sigma_up
+        denoised_2 = denoiser(x_2, sigma_mid)
+        sigma_down, sigma_up = ancestral_step(sigma_of(lam), sigma_of(lam_next), eta)
+        h = t_of(sigma_down) - lam
         denoised_d = (1 - fac) * denoised + fac * denoised_2
-        x = (sigma_of(t_next_) / sigma_of(t)) * x - (t - t_next_).expm1() * denoised_d
-        x = x + noise(sigma_of(t), sigma_of(t_next)) * s_noise * sigma_up
+        x = (alpha_next / alpha) * (-h).exp() * x - alpha_next * (-h).expm1() * denoised_d
+        if eta > 0 and s_noise > 0:
+            x = x + alpha_next * noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -530,10 +638,13 @@ def dpmpp_2m(denoiser, x, sigmas, extra):
 
 
 def dpmpp_2m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, solver_type="midpoint", cpu_tree=True):
-    """DPM-Solver++(2M) SDE (Lu et al. 2022b) with Brownian-tree noise; `midpoint` or `heun` correction."""
+    """DPM-Solver++(2M) SDE (Lu et al. 2022b) with Brownian-tree noise; `midpoint` or `heun` correction; in
+    half-log-SNR λ (α = 1 − σ for rectified flow)."""
     if len(sigmas) <= 1:
         return x
     noise = extra.brownian(x, sigmas, cpu=cpu_tree)
+    flow = extra.flow
+    sigmas = extra.snr_sigmas(sigmas)
     old_denoised, h_last = None, None
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
@@ -542,16 +653,17 @@ def dpmpp_2m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, solver_type="
         if sigmas[i + 1] == 0:
             x = denoised
         else:
-            h = t_of(sigmas[i + 1]) - t_of(sigmas[i])
+            h = half_log_snr(sigmas[i + 1], flow) - half_log_snr(sigmas[i], flow)
             eta_h = eta * h
+            alpha_next = alpha_of(sigmas[i + 1], flow)
             phi = (-h - eta_h).expm1().neg()
-            x = sigmas[i + 1] / sigmas[i] * (-eta_h).exp() * x + phi * denoised
+            x = sigmas[i + 1] / sigmas[i] * (-eta_h).exp() * x + alpha_next * phi * denoised
             if old_denoised is not None:
                 r = h_last / h
                 if solver_type == "heun":
-                    x = x + (phi / (-h - eta_h) + 1) * (1 / r) * (denoised - old_denoised)
+                    x = x + alpha_next * (phi / (-h - eta_h) + 1) * (1 / r) * (denoised - old_denoised)
                 else:
-                    x = x + 0.5 * phi * (1 / r) * (denoised - old_denoised)
+                    x = x + 0.5 * alpha_next * phi * (1 / r) * (denoised - old_denoised)
             if eta:
                 x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * (-2 * eta_h).expm1().neg().sqrt() * s_noise
         old_denoised, h_last = denoised, h
@@ -559,10 +671,13 @@ def dpmpp_2m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, solver_type="
 
 
 def dpmpp_3m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, cpu_tree=True):
-    """DPM-Solver++(3M) SDE: third-order multistep with Brownian-tree noise."""
+    """DPM-Solver++(3M) SDE: third-order multistep with Brownian-tree noise, in half-log-SNR λ (α = 1 − σ for
+    rectified flow)."""
     if len(sigmas) <= 1:
         return x
     noise = extra.brownian(x, sigmas, cpu=cpu_tree)
+    flow = extra.flow
+    sigmas = extra.snr_sigmas(sigmas)
     denoised_1 = denoised_2 = None
     h_1 = h_2 = None
     for i in range(len(sigmas) - 1):
@@ -572,9 +687,10 @@ def dpmpp_3m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, cpu_tree=True
         if sigmas[i + 1] == 0:
             x = denoised
         else:
-            h = t_of(sigmas[i + 1]) - t_of(sigmas[i])
+            h = half_log_snr(sigmas[i + 1], flow) - half_log_snr(sigmas[i], flow)
             h_eta = h * (eta + 1)
-            x = torch.exp(-h_eta) * x + (-h_eta).expm1().neg() * denoised
+            alpha_next = alpha_of(sigmas[i + 1], flow)
+            x = sigmas[i + 1] / sigmas[i] * (-h * eta).exp() * x + alpha_next * (-h_eta).expm1().neg() * denoised
             phi_2 = h_eta.neg().expm1() / h_eta + 1
             if h_2 is not None:
                 r0, r1 = h_1 / h, h_2 / h
@@ -582,9 +698,9 @@ def dpmpp_3m_sde(denoiser, x, sigmas, extra, eta=1.0, s_noise=1.0, cpu_tree=True
                 d1_1 = (denoised_1 - denoised_2) / r1
                 d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
                 d2 = (d1_0 - d1_1) / (r0 + r1)
-                x = x + phi_2 * d1 - (phi_2 / h_eta - 0.5) * d2
+                x = x + alpha_next * phi_2 * d1 - alpha_next * (phi_2 / h_eta - 0.5) * d2
             elif h_1 is not None:
-                x = x + phi_2 * (denoised - denoised_1) / (h_1 / h)
+                x = x + alpha_next * phi_2 * (denoised - denoised_1) / (h_1 / h)
             if eta:
                 x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * s_noise
         denoised_1, denoised_2 = denoised, denoised_1
@@ -664,12 +780,13 @@ def ddpm(denoiser, x, sigmas, extra):
 
 
 def lcm(denoiser, x, sigmas, extra):
-    """Latent Consistency Model sampling (Luo et al. 2023): jump to the prediction, re-noise to the next σ."""
+    """Latent Consistency Model sampling (Luo et al. 2023): jump to the prediction, re-noise to the next σ the
+    model's way (`extra.renoise`)."""
     noise = extra.noise(x)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i])
         extra.step_done(i, x, denoised)
         x = denoised
         if sigmas[i + 1] > 0:
-            x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1]
+            x = extra.renoise(sigmas[i + 1], noise(sigmas[i], sigmas[i + 1]), x)
     return x

@@ -9,13 +9,16 @@ from collections.abc import Callable
 import torch
 
 from runtime.devices import DeviceResident
-from runtime.family import UnknownModelError
 from runtime.vae.keys import diffusers_vae_to_original, is_attention_projection, is_diffusers_vae, vae_key_map
 from runtime.weights.files import ModelFileError
 from runtime.weights.meta import assign_weights, on_meta
 from runtime.weights.shapes import indices, shapes_of
 
 NORM_GROUPS = 32
+
+
+class NotAutoencoderKL(ValueError):
+    """The weights lack the blocks of an `AutoencoderKL`."""
 
 
 def vae_norm_groups(first_channels: int) -> int:
@@ -31,7 +34,7 @@ def vae_config_from_shapes(shapes: dict, prefix: str) -> dict:
     p = prefix
     levels = indices(shapes, re.escape(p) + r"encoder\.down\.(\d+)\.")
     if not levels or p + "encoder.conv_in.weight" not in shapes:
-        raise UnknownModelError("no VAE encoder (encoder.conv_in / encoder.down.N) found")
+        raise NotAutoencoderKL("no VAE encoder (encoder.conv_in / encoder.down.N) found")
     channels = [shapes[f"{p}encoder.down.{i}.block.0.conv1.weight"][0] for i in levels]
     layers = len(indices(shapes, re.escape(p) + r"encoder\.down\.0\.block\.(\d+)\."))
     return {
@@ -53,7 +56,7 @@ def build_vae(original: dict, dtype: torch.dtype, what: str) -> "VAE":
         original = diffusers_vae_to_original(original)
     try:
         config = vae_config_from_shapes(shapes_of(original), "")
-    except (UnknownModelError, KeyError) as error:
+    except (NotAutoencoderKL, KeyError) as error:
         raise ModelFileError(f"{what}: not a VAE ({error}); expected AutoencoderKL weights") from error
     autoencoder = on_meta(lambda: AutoencoderKL(**config))
     mapping = vae_key_map(config, autoencoder.state_dict().keys())
