@@ -30,7 +30,8 @@ class Network:
     what was found (for errors when no family accepts it); `from_diffusers(state_dict)` renames diffusers keys to
     the original layout; `build(config, weights, dtype, what)` makes the module from original-layout weights
     (prefix stripped); `forward(model, x, timestep, context, extras, control)` is one call of the network on an
-    input already scaled by the model sampling, returning its raw output.
+    input already scaled by the model sampling, returning its raw output. `latent_channels(config)` is how many
+    latent channels the built network takes (more than the latent format's: inpainting channels).
     """
 
     name: str
@@ -40,6 +41,7 @@ class Network:
     from_diffusers: Callable[[dict], dict]
     build: Callable[[dict, dict, Any, str], Any]
     forward: Callable[..., Any]
+    latent_channels: Callable[[Any], int] = lambda config: config["in_channels"]
 
 
 @dataclass(frozen=True)

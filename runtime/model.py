@@ -60,7 +60,8 @@ class DiffusionModel(DeviceResident):
 
     @property
     def in_channels(self) -> int:
-        return self.unet.config.in_channels
+        """Latent channels the network takes (its family's network says how its config counts them)."""
+        return self.spec.network.latent_channels(self.unet.config)
 
     def extra_conds(self, options: dict, latent_shape) -> dict[str, torch.Tensor]:
         """Network extras for one conditioning entry: the family's own (SDXL pooled text and size ids, unCLIP

@@ -55,7 +55,7 @@ def test_dual_clip_loader_builds_sdxl_clip_in_either_order(split_files):
     torch.testing.assert_close(ours[1]["pooled_output"], theirs[1]["pooled_output"])
     with pytest.raises(ModelFileError, match="DualCLIPLoader.*do not make a sdxl CLIP"):
         DualCLIPLoader().load_clip("clip_l.safetensors", "xl_l.safetensors", "sdxl")
-    with pytest.raises(ValueError, match="DualCLIPLoader: input 'type': 'flux'"):
+    with pytest.raises(ModelFileError, match=r"do not make a flux CLIP \(expected L\+T5XXL for Flux\.1\)"):
         DualCLIPLoader().load_clip("xl_g.safetensors", "xl_l.safetensors", "flux")
 
 
