@@ -273,3 +273,31 @@ def test_flux_declares_its_text_encoders_and_clip_type():
     assert [e.name for e in family.text_encoders] == ["l", "t5xxl"]
     assert family.text_encoder("t5xxl").checkpoint_prefixes == (("text_encoders.t5xxl.transformer.", "hf"),)
     assert np.allclose(family.latent_format.process_in(torch.tensor([1.0])), (1.0 - 0.1159) * 0.3611)
+
+
+def test_a_flux_style_16_channel_vae_file_loads_through_vae_loader(tmp_path):
+    """`ae.safetensors` as users have it: LDM key names, 16 latent channels, no quant convolutions."""
+    import runtime
+    from diffusers import AutoencoderKL
+    from safetensors.torch import save_file
+
+    from nodes.stages.loaders import VAELoader
+    from tiny_models import tiny_vae_config, vae_original
+
+    torch.manual_seed(0)
+    reference = AutoencoderKL(**dict(tiny_vae_config("sd1"), latent_channels=16, use_quant_conv=False,
+                                     use_post_quant_conv=False)).eval()
+    (tmp_path / "models" / "vae").mkdir(parents=True)
+    state = {k: v.contiguous() for k, v in vae_original(reference).items()}
+    assert not any("quant_conv" in k for k in state) and state["decoder.conv_in.weight"].shape[1] == 16
+    save_file(state, str(tmp_path / "models" / "vae" / "ae.safetensors"))
+    with runtime.configured(paths=runtime.Paths.create(tmp_path)):
+        (vae,) = VAELoader().load_vae("ae.safetensors")
+    assert (vae.latent_channels, vae.downscale_ratio) == (16, 8)
+    image = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(1))
+    latent = vae.encode(image)
+    expected = reference.encode(image.movedim(-1, 1) * 2 - 1).latent_dist.mode()
+    torch.testing.assert_close(latent, expected, atol=1e-5, rtol=1e-5)
+    decoded = vae.decode(latent)
+    torch.testing.assert_close(decoded, ((reference.decode(latent).sample + 1) / 2).clamp(0, 1).movedim(1, -1),
+                               atol=1e-5, rtol=1e-5)
