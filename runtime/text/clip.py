@@ -64,6 +64,9 @@ def clip_from_file(state_dict: dict, path, dtype) -> tuple[str, object]:
         if any(k.startswith(prefix) for k in state_dict):
             state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
             break
+    if any(k.startswith("encoder.block.") and ".SelfAttention." in k for k in state_dict):
+        raise ModelFileError(f"{path}: a T5 text encoder (encoder.block.*.SelfAttention); T5 encoders (Flux, SD3.5, "
+                             "Chroma) are not supported by diffloom yet — only CLIP-L, OpenCLIP-H and CLIP-G")
     layout = "openclip" if clip_keys.is_openclip(state_dict) else "hf"
     canonical = canonical_clip(state_dict, layout)
     if "embeddings.token_embedding.weight" not in canonical:

@@ -188,3 +188,11 @@ def test_inpainting_model_gets_mask_and_masked_image_channels(tiny_models_paths)
         black = torch.tensor([0.8223, -0.6876, 0.6364, 0.1380]).view(1, 4, 1, 1).expand(2, 4, 8, 8)
         assert blank.shape == (2, 5, 8, 8) and blank[:, 0].eq(1).all()
         torch.testing.assert_close(blank[:, 1:], black)
+
+
+def test_a_t5_file_is_named_as_such_not_as_a_broken_clip(split_files):
+    folder = split_files["base_dir"] / "models" / "text_encoders"
+    save_file({"shared.weight": torch.zeros(8, 4), "encoder.block.0.layer.0.SelfAttention.k.weight": torch.zeros(4, 4)},
+              str(folder / "t5xxl_fp16.safetensors"))
+    with pytest.raises(ModelFileError, match=r"DualCLIPLoader.*t5xxl_fp16\.safetensors: a T5 text encoder.*not supported"):
+        DualCLIPLoader().load_clip("clip_l.safetensors", "t5xxl_fp16.safetensors", "flux")
