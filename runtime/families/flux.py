@@ -25,8 +25,10 @@ LATENT_FORMAT = LatentFormat(
 
 
 def match(shapes: dict, prefix: str) -> dict | None:
-    """Any BFL-layout Flux.1 transformer whose input is its output's width (Fill's wider input is not built)."""
-    if prefix + "img_in.weight" not in shapes or prefix + "final_layer.linear.weight" not in shapes:
+    """Any BFL-layout Flux.1 transformer (its pooled-text input `vector_in` tells it from Chroma) whose input is its
+    output's width (Fill's wider input is not built)."""
+    if any(prefix + key not in shapes for key in ("img_in.weight", "final_layer.linear.weight",
+                                                  "vector_in.in_layer.weight")):
         return None
     config = flux.config_from_shapes(shapes, prefix)
     return config if config["in_channels"] == config["out_channels"] * flux.PATCH ** 2 else None
