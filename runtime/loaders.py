@@ -11,7 +11,7 @@ from runtime.devices import compute_device, weight_dtype
 from runtime.families import Detection, UnknownModelError
 from runtime.model import DiffusionModel
 from runtime.text import clip_keys
-from runtime.text.clip import build_clip_model, canonical_clip, clip_from_file
+from runtime.text.clip import build_clip_model, canonical_clip, clip_from_file, is_t5, not_yet_t5
 from runtime.text.encoder import TextEncoder, make_slots
 from runtime.vae.autoencoder import VAE, build_vae
 from runtime.vae.keys import diffusers_vae_to_original
@@ -76,7 +76,10 @@ def checkpoint_from_state_dict(state_dict: dict, path: Path, *, output_clip: boo
     elif output_clip:
         models = {}
         for source in info.text_encoders:
-            canonical = canonical_clip(strip_prefix(state_dict, source.prefix), source.layout)
+            weights = strip_prefix(state_dict, source.prefix)
+            if is_t5(weights):
+                raise not_yet_t5(f"{path} (text encoder {source.slot}; UNETLoader and VAELoader load its other parts)")
+            canonical = canonical_clip(weights, source.layout)
             models[source.slot] = build_clip_model(canonical, source.slot, weight_dtype(device, "clip"),
                                                    f"{path} (text encoder {source.slot})")
         clip = TextEncoder(make_slots(info.family, models), info.family, embedding_dirs)

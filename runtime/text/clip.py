@@ -58,15 +58,24 @@ def build_clip_model(canonical: dict, slot: str, dtype, what: str):
     return assign_weights(model, weights, dtype=dtype, what=what)
 
 
+def is_t5(state_dict) -> bool:
+    """Whether the weights are a T5 encoder's (`encoder.block.N.layer.0.SelfAttention.*`)."""
+    return any(k.startswith("encoder.block.") and ".SelfAttention." in k for k in state_dict)
+
+
+def not_yet_t5(what) -> ModelFileError:
+    return ModelFileError(f"{what}: a T5 text encoder (encoder.block.*.SelfAttention); T5 encoders (Flux, SD3.5, "
+                          "Chroma) are not supported by diffloom yet — only CLIP-L, OpenCLIP-H and CLIP-G")
+
+
 def clip_from_file(state_dict: dict, path, dtype) -> tuple[str, object]:
     """(slot, model) of a text-encoder file: CLIP-L, OpenCLIP-H or CLIP-G, told apart by width (and layout)."""
     for prefix in CHECKPOINT_PREFIXES:
         if any(k.startswith(prefix) for k in state_dict):
             state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
             break
-    if any(k.startswith("encoder.block.") and ".SelfAttention." in k for k in state_dict):
-        raise ModelFileError(f"{path}: a T5 text encoder (encoder.block.*.SelfAttention); T5 encoders (Flux, SD3.5, "
-                             "Chroma) are not supported by diffloom yet — only CLIP-L, OpenCLIP-H and CLIP-G")
+    if is_t5(state_dict):
+        raise not_yet_t5(path)
     layout = "openclip" if clip_keys.is_openclip(state_dict) else "hf"
     canonical = canonical_clip(state_dict, layout)
     if "embeddings.token_embedding.weight" not in canonical:

@@ -126,7 +126,7 @@ def test_two_families_of_equal_priority_that_accept_one_file_are_an_error(dummy_
 def test_names_are_unique_and_unknown_names_say_what_is_known():
     with pytest.raises(ValueError, match="already registered"):
         families.register(dataclasses.replace(families.get("sd1")))
-    with pytest.raises(KeyError, match="unknown model family 'sd9'.*sd1, sd2, sdxl, sdxl_refiner"):
+    with pytest.raises(KeyError, match="unknown model family 'sd9'.*sd1, sd2, sd3, sdxl, sdxl_refiner"):
         families.get("sd9")
 
 
