@@ -16,6 +16,7 @@ from runtime.text.encoder import TextEncoder, make_slots
 from runtime.vae.autoencoder import VAE, build_vae
 from runtime.vae.keys import diffusers_vae_to_original
 from runtime.weights.files import ModelFileError, load_state_dict
+from runtime.weights.quantized import dequantize
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ def _detect(state_dict: dict, path: Path) -> Detection:
 
 def model_from_state_dict(state_dict: dict, info: Detection, what: str, latent_downscale: int = 8,
                           prediction_type: str | None = None) -> DiffusionModel:
-    """MODEL from a detected file: the family's network, model sampling (a given `prediction_type` overrides the
-    detected one) and latent format."""
+    """MODEL from a detected file: the family's network (fp8 and scaled-fp8 weights read as plain ones), model
+    sampling (a given `prediction_type` overrides the detected one) and latent format."""
     family = info.spec
     dtype = weight_dtype(compute_device(), "unet")
-    network = family.network.build(info.unet_config, strip_prefix(state_dict, info.unet_prefix), dtype,
-                                   f"{what} (UNet)")
+    weights = dequantize(strip_prefix(state_dict, info.unet_prefix), f"{what} (UNet)")
+    network = family.network.build(info.unet_config, weights, dtype, f"{what} (UNet)")
     sampling = family.model_sampling(prediction_type or info.prediction_type, state_dict)
     latent_format = family.latent_format.sized(info.unet_config["out_channels"], latent_downscale)
     return DiffusionModel(network, family, sampling, latent_format)
