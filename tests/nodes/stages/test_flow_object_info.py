@@ -1,5 +1,5 @@
-"""The rectified-flow nodes (ModelSamplingSD3/AuraFlow/Flux, FluxGuidance, FluxDisableGuidance,
-EmptySD3LatentImage) declare what a recent ComfyUI reports in /object_info: ComfyUI 0.8.0's sample has none of
+"""The rectified-flow and Kontext nodes (ModelSamplingSD3/AuraFlow/Flux, FluxGuidance, FluxDisableGuidance,
+EmptySD3LatentImage, ReferenceLatent, FluxKontextImageScale, FluxKontextMultiReferenceLatentMethod) declare what a recent ComfyUI reports in /object_info: ComfyUI 0.8.0's sample has none of
 them, so the reference is the recent sheet (families.md, `object_info-recent.json`)."""
 
 import json
@@ -11,7 +11,7 @@ from nodes.registry import NodeRegistry
 
 RECENT_INFO = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "object_info-recent.json"
 NODES = ["ModelSamplingSD3", "ModelSamplingAuraFlow", "ModelSamplingFlux", "FluxGuidance", "FluxDisableGuidance",
-         "EmptySD3LatentImage"]
+         "EmptySD3LatentImage", "ReferenceLatent", "FluxKontextImageScale", "FluxKontextMultiReferenceLatentMethod"]
 # every key our /object_info renders for these nodes; the recent ComfyUI adds a few more
 # (search_aliases, has_intermediate_output, is_input_list, dev_only) that no node of ours reports
 KEYS = ("input", "input_order", "output", "output_is_list", "output_name", "name", "display_name", "description",
