@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+from bench.rss import peak_mb, rss_mb  # noqa: E402
 
 
 def write_checkpoint(path: Path, full: bool) -> None:
@@ -53,18 +54,6 @@ def write_checkpoint(path: Path, full: bool) -> None:
     save_file(state, str(path))
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def _peak_mb() -> float:
-    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak
-    with open("/proc/self/status") as f:
-        line = next(line for line in f if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
-
-
 def measure(path: str, how: str) -> dict:
     """Runs in the child process."""
     import torch
@@ -74,7 +63,7 @@ def measure(path: str, how: str) -> dict:
     from runtime.loaders import load_checkpoint
 
     torch.set_num_threads(1)
-    baseline = _rss_mb()
+    baseline = rss_mb()
     start = time.perf_counter()
     if how == "diffloom":
         model, clip, vae = load_checkpoint(path)
@@ -82,12 +71,12 @@ def measure(path: str, how: str) -> dict:
     else:
         networks = naive_load(path)
     seconds = time.perf_counter() - start
-    loaded_peak = _peak_mb() - baseline
+    loaded_peak = peak_mb() - baseline
     with torch.no_grad():
         for network in networks:
             for p in network.parameters():
                 p.sum()
-    return {"seconds": seconds, "peak_mb": loaded_peak, "touched_peak_mb": _peak_mb() - baseline}
+    return {"seconds": seconds, "peak_mb": loaded_peak, "touched_peak_mb": peak_mb() - baseline}
 
 
 def naive_load(path: str):

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+from bench.rss import peak_mb, rss_mb  # noqa: E402
 
 # Flux.1-dev's widths
 DEV = dict(in_channels=64, attention_head_dim=128, num_attention_heads=24, joint_attention_dim=4096,
@@ -77,18 +78,6 @@ def write_safetensors(path: Path, shapes: dict, dtype: str, seed: int = 0) -> No
 
 # --- 1. peak RSS at load -------------------------------------------------------------------------------------------
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def _peak_mb() -> float:
-    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak
-    with open("/proc/self/status") as f:
-        line = next(line for line in f if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
-
-
 def measure_load(path: str) -> dict:
     """Runs in the child process."""
     import torch
@@ -98,16 +87,16 @@ def measure_load(path: str) -> dict:
     from runtime.loaders import load_unet
 
     torch.set_num_threads(1)
-    baseline = _rss_mb()
+    baseline = rss_mb()
     start = time.perf_counter()
     model = load_unet(path)
     seconds = time.perf_counter() - start
-    loaded_peak = _peak_mb() - baseline
+    loaded_peak = peak_mb() - baseline
     dtypes = sorted({str(p.dtype) for p in model.unet.parameters()})
     with torch.no_grad():
         for p in model.unet.parameters():
             p.sum()
-    return {"seconds": seconds, "peak_mb": loaded_peak, "touched_peak_mb": _peak_mb() - baseline,
+    return {"seconds": seconds, "peak_mb": loaded_peak, "touched_peak_mb": peak_mb() - baseline,
             "family": model.family, "dtypes": dtypes,
             "params": sum(p.numel() for p in model.unet.parameters())}
 

@@ -71,29 +71,16 @@ def modulations(double: int, single: int) -> int:
 
 
 def config_from_shapes(shapes: dict, prefix: str) -> dict:
-    """The `ChromaTransformer2DModel` config of an original-layout transformer under `prefix`. As for Flux,
-    `patch_size` 2 with `out_channels` in latent channels gives the real output projection and tells the loader the
-    latent width; `in_channels` is the packed token width (64)."""
+    """The `ChromaTransformer2DModel` config of an original-layout transformer under `prefix`: Flux's stream
+    config (`flux.stream_config`) plus the approximator's widths and depth."""
     p = prefix
-    hidden, packed_in = shapes[p + "img_in.weight"]
-    head_width = shapes[p + "double_blocks.0.img_attn.norm.key_norm.scale"][0]
-    if hidden % head_width:
-        raise UnknownModelError(f"Chroma transformer {hidden} wide with {head_width}-wide heads")
-    mlp = shapes[p + "double_blocks.0.img_mlp.0.weight"][0]
-    if mlp != 4 * hidden:
-        raise UnknownModelError(f"Chroma transformer with a {mlp}-wide MLP for {hidden} hidden (4× expected)")
+    hidden = shapes[p + "img_in.weight"][0]
     approximator_hidden, approximator_in = shapes[p + APPROXIMATOR + "in_proj.weight"]
     if approximator_in % 4 or shapes[p + APPROXIMATOR + "out_proj.weight"][0] != hidden:
         raise UnknownModelError(f"Chroma approximator {approximator_in} → {approximator_hidden} → "
                                 f"{shapes[p + APPROXIMATOR + 'out_proj.weight'][0]} does not fit {hidden} hidden")
     return {
-        "patch_size": PATCH, "in_channels": packed_in,
-        "out_channels": shapes[p + "final_layer.linear.weight"][0] // (PATCH * PATCH),
-        "num_layers": len(indices(shapes, re.escape(p) + r"double_blocks\.(\d+)\.")),
-        "num_single_layers": len(indices(shapes, re.escape(p) + r"single_blocks\.(\d+)\.")),
-        "attention_head_dim": head_width, "num_attention_heads": hidden // head_width,
-        "joint_attention_dim": shapes[p + "txt_in.weight"][1],
-        "axes_dims_rope": flux.rope_axes(head_width),
+        **flux.stream_config(shapes, p, "Chroma"),
         "approximator_num_channels": approximator_in, "approximator_hidden_dim": approximator_hidden,
         "approximator_layers": len(indices(shapes, re.escape(p + APPROXIMATOR) + r"layers\.(\d+)\.")),
     }

@@ -137,18 +137,18 @@ def rope_axes(head_width: int) -> tuple[int, int, int]:
     return index, side, side
 
 
-def config_from_shapes(shapes: dict, prefix: str) -> dict:
-    """The `FluxTransformer2DModel` config of a BFL-layout transformer under `prefix`. `patch_size` 2 with
-    `out_channels` in latent channels gives the real output projection (4 × 16) and tells the loader the latent
+def stream_config(shapes: dict, prefix: str, what: str = "Flux") -> dict:
+    """The config every double/single-stream transformer of this design shares (Flux.1, Chroma): `patch_size` 2
+    with `out_channels` in latent channels gives the real output projection (4 × 16) and tells the loader the latent
     width; `in_channels` is the packed token width (64 = 16 channels × 2×2)."""
     p = prefix
     hidden, packed_in = shapes[p + "img_in.weight"]
     head_width = shapes[p + MARKER][0]
     if hidden % head_width:
-        raise UnknownModelError(f"Flux transformer {hidden} wide with {head_width}-wide heads")
+        raise UnknownModelError(f"{what} transformer {hidden} wide with {head_width}-wide heads")
     mlp = shapes[p + "double_blocks.0.img_mlp.0.weight"][0]
     if mlp != 4 * hidden:
-        raise UnknownModelError(f"Flux transformer with a {mlp}-wide MLP for {hidden} hidden (4× expected)")
+        raise UnknownModelError(f"{what} transformer with a {mlp}-wide MLP for {hidden} hidden (4× expected)")
     return {
         "patch_size": PATCH, "in_channels": packed_in,
         "out_channels": shapes[p + "final_layer.linear.weight"][0] // (PATCH * PATCH),
@@ -156,10 +156,16 @@ def config_from_shapes(shapes: dict, prefix: str) -> dict:
         "num_single_layers": len(indices(shapes, re.escape(p) + r"single_blocks\.(\d+)\.")),
         "attention_head_dim": head_width, "num_attention_heads": hidden // head_width,
         "joint_attention_dim": shapes[p + "txt_in.weight"][1],
-        "pooled_projection_dim": shapes[p + "vector_in.in_layer.weight"][1],
-        "guidance_embeds": p + "guidance_in.in_layer.weight" in shapes,
         "axes_dims_rope": rope_axes(head_width),
     }
+
+
+def config_from_shapes(shapes: dict, prefix: str) -> dict:
+    """The `FluxTransformer2DModel` config of a BFL-layout transformer under `prefix`: the shared stream config plus
+    the pooled-text width and whether it embeds distilled guidance."""
+    return {**stream_config(shapes, prefix),
+            "pooled_projection_dim": shapes[prefix + "vector_in.in_layer.weight"][1],
+            "guidance_embeds": prefix + "guidance_in.in_layer.weight" in shapes}
 
 
 def describe(shapes: dict, prefix: str) -> str:

@@ -33,7 +33,25 @@ def rescale_zero_terminal_snr(sigmas: torch.Tensor) -> torch.Tensor:
     return ((1.0 - alphas_bar) / alphas_bar) ** 0.5
 
 
-class DiscreteSampling:
+class SigmaTable:
+    """A model sampling's table of sigmas, lowest first: its length and its ends."""
+
+    sigmas: torch.Tensor
+
+    @property
+    def num_timesteps(self) -> int:
+        return len(self.sigmas)
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.sigmas[0])
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.sigmas[-1])
+
+
+class DiscreteSampling(SigmaTable):
     """The 1000-entry sigma table of a discrete-time (DDPM-trained) model and its eps/v parameterisation."""
 
     sigma_data = 1.0
@@ -58,18 +76,6 @@ class DiscreteSampling:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(prediction_type={self.prediction_type!r}, linear_start={self.linear_start}, "
                 f"linear_end={self.linear_end}, timesteps={self.train_timesteps}, zsnr={self.zsnr})")
-
-    @property
-    def num_timesteps(self) -> int:
-        return len(self.sigmas)
-
-    @property
-    def sigma_min(self) -> float:
-        return float(self.sigmas[0])
-
-    @property
-    def sigma_max(self) -> float:
-        return float(self.sigmas[-1])
 
     def timestep(self, sigma: torch.Tensor | float) -> torch.Tensor:
         """Index (0..N-1, as a tensor shaped like `sigma`) of the table entry nearest in log-sigma."""
@@ -173,7 +179,7 @@ def flux_time_shift(mu: float, t):
     return math.exp(mu) / (math.exp(mu) + (1 / t - 1) ** 1.0)
 
 
-class FlowPrediction:
+class FlowPrediction(SigmaTable):
     """What every rectified-flow model sampling shares (ComfyUI's CONST): x_σ = σ·noise + (1 − σ)·clean, the network
     sees x unscaled and predicts the velocity v = noise − clean, so clean = x − σ·v. Subclasses set `sigmas` (the
     increasing table) and define `shifted(u)`: the sigma at the fraction u ∈ (0, 1] of the noise axis."""
@@ -183,18 +189,6 @@ class FlowPrediction:
 
     def shifted(self, u):
         raise NotImplementedError
-
-    @property
-    def num_timesteps(self) -> int:
-        return len(self.sigmas)
-
-    @property
-    def sigma_min(self) -> float:
-        return float(self.sigmas[0])
-
-    @property
-    def sigma_max(self) -> float:
-        return float(self.sigmas[-1])
 
     def percent_to_sigma(self, percent: float) -> float:
         """Sigma at a fraction of the sampling process: 1.0 at the start (p ≤ 0), 0 at the end (p ≥ 1)."""
