@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from runtime.family import Network, UnknownModelError
+from runtime.weights.keys import fused_source, fused_targets, swap_halves
 from runtime.weights.shapes import indices
 
 MARKER = "double_blocks.0.img_attn.norm.key_norm.scale"
@@ -50,39 +51,6 @@ BLOCKS = (("double_blocks.", "transformer_blocks.", DOUBLE), ("single_blocks.", 
 SWAPPED = "final_layer.adaLN_modulation.1"
 
 
-def _parts(names) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else names
-
-
-def _targets(module: str) -> tuple[str, ...] | None:
-    """The diffusers module(s) of a BFL module, or None when it has no counterpart."""
-    if module in GLOBAL:
-        return _parts(GLOBAL[module])
-    for bfl, diffusers, table in BLOCKS:
-        if (m := re.fullmatch(re.escape(bfl) + r"(\d+)\.(.+)", module)) and m[2] in table:
-            return tuple(f"{diffusers}{m[1]}.{name}" for name in _parts(table[m[2]]))
-    return None
-
-
-def _source(module: str) -> tuple[str, int, int] | None:
-    """(BFL module, part index, number of parts) of a diffusers module, or None when it has no counterpart."""
-    prefix, table, name = "", GLOBAL, module
-    for bfl, diffusers, block_table in BLOCKS:
-        if (m := re.fullmatch(re.escape(diffusers) + r"(\d+)\.(.+)", module)):
-            prefix, table, name = f"{bfl}{m[1]}.", block_table, m[2]
-    for source, names in table.items():
-        if name in _parts(names):
-            return prefix + source, _parts(names).index(name), len(_parts(names))
-    return None
-
-
-def _swap_halves(tensor):
-    import torch
-
-    first, second = tensor.chunk(2, dim=0)
-    return torch.cat([second, first], dim=0)
-
-
 def to_diffusers(state_dict: dict) -> dict:
     """BFL-layout tensors (no file prefix) → diffusers names: fused projections split, `_norm.scale` → `.weight`,
     the final modulation's halves swapped. Keys without a counterpart are kept, for the loader to report."""
@@ -90,13 +58,13 @@ def to_diffusers(state_dict: dict) -> dict:
     out = {}
     for key, value in state_dict.items():
         module, _, param = key.rpartition(".")
-        targets = _targets(module)
+        targets = fused_targets(module, GLOBAL, BLOCKS)
         if targets is None:
             out[key] = value
             continue
         param = "weight" if param == "scale" else param
         if module == SWAPPED:
-            value = _swap_halves(value)
+            value = swap_halves(value)
         sizes = [hidden] * (len(targets) - 1) + [value.shape[0] - hidden * (len(targets) - 1)]
         for target, part in zip(targets, value.split(sizes, dim=0)):
             out[f"{target}.{param}"] = part
@@ -112,7 +80,7 @@ def from_diffusers(state_dict: dict) -> dict:
     out = {}
     for key, value in state_dict.items():
         module, _, param = key.rpartition(".")
-        source = _source(module)
+        source = fused_source(module, GLOBAL, BLOCKS)
         if source is None:
             out[key] = value
             continue
@@ -124,7 +92,7 @@ def from_diffusers(state_dict: dict) -> dict:
         if any(piece is None for piece in pieces):
             continue
         value = torch.cat(pieces, dim=0) if len(pieces) > 1 else pieces[0]
-        out[name] = _swap_halves(value) if name.startswith(SWAPPED + ".") else value
+        out[name] = swap_halves(value) if name.startswith(SWAPPED + ".") else value
     return out
 
 

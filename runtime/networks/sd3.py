@@ -14,6 +14,7 @@ import math
 import re
 
 from runtime.family import Network, UnknownModelError
+from runtime.weights.keys import fused_source, fused_targets, swap_halves
 from runtime.weights.shapes import indices
 
 MARKER = "joint_blocks.0.context_block.attn.qkv.weight"
@@ -49,32 +50,9 @@ BLOCK = {
     "context_block.mlp.fc1": "ff_context.net.0.proj", "context_block.mlp.fc2": "ff_context.net.2",
 }
 ORIGINAL_BLOCK, DIFFUSERS_BLOCK = "joint_blocks.", "transformer_blocks."
+BLOCKS = ((ORIGINAL_BLOCK, DIFFUSERS_BLOCK, BLOCK),)
 FINAL_MODULATION = "final_layer.adaLN_modulation.1"
 CONTEXT_MODULATION = "context_block.adaLN_modulation.1"
-
-
-def _parts(names) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else names
-
-
-def _targets(module: str) -> tuple[str, ...] | None:
-    """The diffusers module(s) of a Stability module, or None when it has no counterpart."""
-    if module in GLOBAL:
-        return _parts(GLOBAL[module])
-    if (m := re.fullmatch(re.escape(ORIGINAL_BLOCK) + r"(\d+)\.(.+)", module)) and m[2] in BLOCK:
-        return tuple(f"{DIFFUSERS_BLOCK}{m[1]}.{name}" for name in _parts(BLOCK[m[2]]))
-    return None
-
-
-def _source(module: str) -> tuple[str, int, int] | None:
-    """(Stability module, part index, number of parts) of a diffusers module, or None without a counterpart."""
-    prefix, table, name = "", GLOBAL, module
-    if (m := re.fullmatch(re.escape(DIFFUSERS_BLOCK) + r"(\d+)\.(.+)", module)):
-        prefix, table, name = f"{ORIGINAL_BLOCK}{m[1]}.", BLOCK, m[2]
-    for source, names in table.items():
-        if name in _parts(names):
-            return prefix + source, _parts(names).index(name), len(_parts(names))
-    return None
 
 
 def _swapped(module: str, rows: int, hidden: int | None) -> bool:
@@ -82,13 +60,6 @@ def _swapped(module: str, rows: int, hidden: int | None) -> bool:
     last block's pre-only context modulation (2 × hidden rows: shift and scale only)."""
     return module == FINAL_MODULATION or (hidden is not None and module.endswith(CONTEXT_MODULATION)
                                           and rows == 2 * hidden)
-
-
-def _swap_halves(tensor):
-    import torch
-
-    first, second = tensor.chunk(2, dim=0)
-    return torch.cat([second, first], dim=0)
 
 
 def to_diffusers(state_dict: dict) -> dict:
@@ -102,12 +73,12 @@ def to_diffusers(state_dict: dict) -> dict:
             out["pos_embed.pos_embed"] = value
             continue
         module, _, param = key.rpartition(".")
-        targets = _targets(module)
+        targets = fused_targets(module, GLOBAL, BLOCKS)
         if targets is None:
             out[key] = value
             continue
         if _swapped(module, value.shape[0], hidden):
-            value = _swap_halves(value)
+            value = swap_halves(value)
         for target, part in zip(targets, value.chunk(len(targets), dim=0)):
             out[f"{target}.{param}"] = part
     return out
@@ -126,7 +97,7 @@ def from_diffusers(state_dict: dict) -> dict:
             out["pos_embed"] = value
             continue
         module, _, param = key.rpartition(".")
-        source = _source(module)
+        source = fused_source(module, GLOBAL, BLOCKS)
         if source is None:
             out[key] = value
             continue
@@ -137,7 +108,7 @@ def from_diffusers(state_dict: dict) -> dict:
             continue
         value = torch.cat(pieces, dim=0) if len(pieces) > 1 else pieces[0]
         module = name.rpartition(".")[0]
-        out[name] = _swap_halves(value) if _swapped(module, value.shape[0], hidden) else value
+        out[name] = swap_halves(value) if _swapped(module, value.shape[0], hidden) else value
     return out
 
 

@@ -31,3 +31,41 @@ def map_by_longest_prefix(prefixes, diffusers_keys, rename_rest, model: str) -> 
         else:
             raise KeyError(f"no original-layout name for diffusers {model} key {key!r}")
     return mapping
+
+
+# Renaming tables of transformers whose original layout fuses projections (Flux, SD3): `global_table` maps
+# original module names outside the blocks, `blocks` is ((original block prefix, diffusers block prefix, table), …);
+# a table value is a diffusers module name, or a tuple of names whose rows the fused original tensor holds in order.
+
+def fused_parts(names) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else names
+
+
+def fused_targets(module: str, global_table: dict, blocks) -> tuple[str, ...] | None:
+    """The diffusers module(s) of an original module, or None when it has no counterpart."""
+    if module in global_table:
+        return fused_parts(global_table[module])
+    for original, diffusers, table in blocks:
+        if (m := re.fullmatch(re.escape(original) + r"(\d+)\.(.+)", module)) and m[2] in table:
+            return tuple(f"{diffusers}{m[1]}.{name}" for name in fused_parts(table[m[2]]))
+    return None
+
+
+def fused_source(module: str, global_table: dict, blocks) -> tuple[str, int, int] | None:
+    """(original module, part index, number of parts) of a diffusers module, or None without a counterpart."""
+    prefix, table, name = "", global_table, module
+    for original, diffusers, block_table in blocks:
+        if (m := re.fullmatch(re.escape(diffusers) + r"(\d+)\.(.+)", module)):
+            prefix, table, name = f"{original}{m[1]}.", block_table, m[2]
+    for source, names in table.items():
+        if name in fused_parts(names):
+            return prefix + source, fused_parts(names).index(name), len(fused_parts(names))
+    return None
+
+
+def swap_halves(tensor):
+    """The tensor with its two halves (along rows) exchanged: modulations whose (shift, scale) order differs."""
+    import torch
+
+    first, second = tensor.chunk(2, dim=0)
+    return torch.cat([second, first], dim=0)
